@@ -45,7 +45,8 @@ export const MAX_LABEL_LENGTH = 256;
  */
 export function labelProblem(label: string): string | undefined {
   if (label.length === 0) return 'a label cannot be empty';
-  if (label.length > MAX_LABEL_LENGTH) return `label "${label.slice(0, 20)}…" is longer than ${MAX_LABEL_LENGTH} characters`;
+  if (label.length > MAX_LABEL_LENGTH)
+    return `label "${label.slice(0, 20)}…" is longer than ${MAX_LABEL_LENGTH} characters`;
   if (/[,\s]/.test(label)) return `label "${label}" contains a comma or whitespace`;
   return undefined;
 }
@@ -58,11 +59,14 @@ export function storedConfigProblems(value: unknown): string[] {
   if (typeof value !== 'object' || value === null) return ['config is not a JSON object'];
   const c = value as Record<string, unknown>;
   const problems: string[] = [];
-  const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  const isStringArray = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (typeof c.name !== 'string' || c.name === '') problems.push('name must be a non-empty string');
-  if (!isStringArray(c.labels) || c.labels.length === 0) problems.push('labels must be a non-empty list of strings');
+  if (!isStringArray(c.labels) || c.labels.length === 0)
+    problems.push('labels must be a non-empty list of strings');
   else {
-    if (c.labels.length > MAX_RUNNER_LABELS) problems.push(`labels has more than ${MAX_RUNNER_LABELS} entries`);
+    if (c.labels.length > MAX_RUNNER_LABELS)
+      problems.push(`labels has more than ${MAX_RUNNER_LABELS} entries`);
     for (const l of c.labels) {
       const p = labelProblem(l);
       if (p) problems.push(p);
@@ -70,7 +74,8 @@ export function storedConfigProblems(value: unknown): string[] {
   }
   if (!isStringArray(c.instanceTypes) || c.instanceTypes.length === 0)
     problems.push('instanceTypes must be a non-empty list of strings');
-  if (c.architecture !== 'x64' && c.architecture !== 'arm64') problems.push('architecture must be x64 or arm64');
+  if (c.architecture !== 'x64' && c.architecture !== 'arm64')
+    problems.push('architecture must be x64 or arm64');
   if (!['spotOnly', 'spotPreferred', 'onDemandOnly'].includes(c.spotStrategy as string))
     problems.push('spotStrategy must be spotOnly, spotPreferred or onDemandOnly');
   if (typeof c.launchTemplateId !== 'string' || c.launchTemplateId === '')

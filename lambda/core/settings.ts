@@ -38,7 +38,8 @@ export const ENV = {
 } as const;
 
 /** Where a secret value lives. */
-export type SecretRef = { readonly kind: 'secretsmanager'; readonly id: string } | { readonly kind: 'ssm'; readonly name: string };
+export type SecretRef =
+  { readonly kind: 'secretsmanager'; readonly id: string } | { readonly kind: 'ssm'; readonly name: string };
 
 /** The parsed, validated settings of a handler. */
 export interface Settings {
@@ -75,7 +76,9 @@ export function parseSecretRef(variable: string, value: string): SecretRef {
     if (kind === 'secretsmanager') return { kind, id };
     if (kind === 'ssm') return { kind, name: id };
   }
-  throw new SettingsError(`${variable} must be "secretsmanager:<arn or name>" or "ssm:<parameter name>", got "${value}"`);
+  throw new SettingsError(
+    `${variable} must be "secretsmanager:<arn or name>" or "ssm:<parameter name>", got "${value}"`,
+  );
 }
 
 /** The REST API base of a GitHub URL: api.github.com for github.com, `{url}/api/v3` for GHES. */
@@ -134,7 +137,8 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     problems.push(`${ENV.githubUrl} is not a URL: "${githubUrl}"`);
   }
   const scope = env[ENV.runnerScope] || 'org';
-  if (scope !== 'org' && scope !== 'repo') problems.push(`${ENV.runnerScope} must be "org" or "repo", got "${scope}"`);
+  if (scope !== 'org' && scope !== 'repo')
+    problems.push(`${ENV.runnerScope} must be "org" or "repo", got "${scope}"`);
 
   const settings: Settings = {
     stateTable: required(ENV.stateTable),

@@ -1,0 +1,35 @@
+/**
+ * The life of a job record, and the rules that keep a job from launching twice.
+ *
+ *   (none) ──queued──▶ launching ──▶ launched ──in_progress──▶ running ──completed──▶ completed
+ *      │                  │  ▲                                                  ▲
+ *      └─waiting─▶ waiting │  └── pending (scheduled retry) ── deadline ──▶ expired
+ *                          └──────────────── completed (cancelled before launch) ┘
+ *
+ * `launching` is held under a lease: only the lease owner may move the job on, and an expired lease
+ * (the owner crashed) makes the job due again for the scheduled retry.
+ */
+
+/** The status of a job record. */
+export type JobStatus =
+  'waiting' | 'launching' | 'pending' | 'launched' | 'running' | 'completed' | 'expired';
+
+/** Statuses in which a runner may still be launched for the job. */
+export const LAUNCHABLE: readonly JobStatus[] = ['launching', 'pending'];
+
+/** Statuses a `queued` delivery may claim: a fresh job, or one that came back from `waiting`. */
+export const CLAIMABLE_FROM: readonly JobStatus[] = ['waiting'];
+
+/** Statuses after which nothing more happens to the job. */
+export const FINAL: readonly JobStatus[] = ['completed', 'expired'];
+
+/** Whether a job that has waited since `createdAt` has passed its deadline. */
+export function pastDeadline(createdAt: number, deadlineMs: number, now: number): boolean {
+  return now - createdAt >= deadlineMs;
+}
+
+/** How long a launch lease lasts: longer than a Lambda invocation can run, so a live owner never loses it. */
+export const LAUNCH_LEASE_MS = 90_000;
+
+/** How long a job record is kept after its last change, in seconds (DynamoDB TTL). */
+export const JOB_RECORD_TTL_SECONDS = 14 * 24 * 60 * 60;

@@ -1,0 +1,71 @@
+/**
+ * The wiring every handler shares: settings read once per container, one logger, and one of each
+ * adapter (state store, EC2 launcher, GitHub client, config source). Secrets are fetched once per
+ * container, lazily, so a handler that does not need them never pays for them.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { loadSettings, Settings } from './core/settings';
+import { Ec2Launcher } from './adapters/ec2-launcher';
+import { createGitHubClient, GitHubRunners } from './adapters/github';
+import { RunnerConfigSource } from './adapters/runner-config-source';
+import { readSecret } from './adapters/secrets';
+import { StateStore } from './adapters/state-store';
+
+/** Everything a handler uses, built once per container. */
+export interface Runtime {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly store: StateStore;
+  readonly ec2: Ec2Launcher;
+  readonly configs: RunnerConfigSource;
+  /** The GitHub client, created on first use (it needs the private key). */
+  github(): Promise<GitHubRunners>;
+  /** The webhook secret, fetched on first use. */
+  webhookSecret(): Promise<string>;
+}
+
+// Timeouts well inside GitHub's delivery budget; the callers' retries handle the rest.
+const requestHandler = { connectionTimeout: 2000, requestTimeout: 5000 };
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    // A failed fetch is not cached: the next invocation tries again.
+    value ??= make().catch((e) => {
+      value = undefined;
+      throw e;
+    });
+    return value;
+  };
+}
+
+/** Builds the runtime from an environment. Throws `SettingsError` naming every bad variable. */
+export function createRuntime(env: Record<string, string | undefined>): Runtime {
+  const settings = loadSettings(env);
+  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'cdk-ephemeral-runners' });
+  const ssm = new SSMClient({ requestHandler });
+  const secrets = new SecretsManagerClient({ requestHandler });
+  const configs = new RunnerConfigSource(ssm, settings.configPath, settings.configCacheMs, (name, problems) =>
+    logger.error('runner config ignored: fix the SSM parameter', { parameter: name, problems }),
+  );
+  return {
+    settings,
+    logger,
+    store: new StateStore(new DynamoDBClient({ requestHandler, maxAttempts: 2 }), settings.stateTable),
+    // Our own retries bound EC2 calls by the delivery budget; the SDK's would not.
+    ec2: new Ec2Launcher(new EC2Client({ requestHandler, maxAttempts: 1 })),
+    configs,
+    github: once(async () =>
+      createGitHubClient({
+        apiUrl: settings.githubApiUrl,
+        appId: settings.githubAppId,
+        privateKey: await readSecret(settings.githubPrivateKey, ssm, secrets),
+      }),
+    ),
+    webhookSecret: once(() => readSecret(settings.webhookSecret, ssm, secrets)),
+  };
+}

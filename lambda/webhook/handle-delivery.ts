@@ -1,0 +1,181 @@
+/**
+ * One webhook delivery, from request to answer: envelope, signature, event, allowlist, routing,
+ * then the action. Answers inside GitHub's delivery timeout: a launch that cannot finish in the
+ * budget leaves the job pending for the scheduled retry and answers 202.
+ */
+import { randomUUID } from 'node:crypto';
+import { verify } from '@octokit/webhooks-methods';
+import { isAllowed } from '../core/allowlist';
+import { HttpRequest, readDelivery, RequestError } from '../core/delivery';
+import { JobKey } from '../core/job-key';
+import { LAUNCH_LEASE_MS } from '../core/job-status';
+import { routeJob } from '../core/routing';
+import { parseJson, parseWorkflowJob, workflowJobAction, WorkflowJobEvent } from '../core/workflow-job';
+import { NewJob } from '../adapters/state-store';
+import { launchJob } from '../launch/launch-job';
+import { Runtime } from '../runtime';
+
+/** An API Gateway HTTP API response. */
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+const respond = (statusCode: number, body: Record<string, unknown>): HttpResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+/** Time kept back from the budget to record a deferral and answer. */
+const ANSWER_RESERVE_MS = 1500;
+
+/** Handles one delivery. Request problems become 4xx; only our own faults can become a 5xx. */
+export async function handleDelivery(
+  runtime: Runtime,
+  request: HttpRequest,
+  startedAt: number = Date.now(),
+): Promise<HttpResponse> {
+  const log = runtime.logger.createChild();
+  try {
+    const delivery = readDelivery(request);
+    log.appendKeys({ deliveryId: delivery.deliveryId, event: delivery.event });
+    if (!delivery.signature) throw new RequestError(401, 'missing X-Hub-Signature-256 header');
+    const secret = await runtime.webhookSecret();
+    if (!(await verify(secret, delivery.body, delivery.signature).catch(() => false))) {
+      throw new RequestError(401, 'signature does not match: check the webhook secret');
+    }
+
+    if (delivery.event === 'ping') return respond(200, { message: 'pong' });
+    if (delivery.event !== 'workflow_job')
+      return respond(202, { message: `event ${delivery.event} ignored` });
+
+    const payload = parseJson(delivery.payloadText);
+    if (!workflowJobAction(payload)) return respond(202, { message: 'action ignored' });
+    const job = parseWorkflowJob(payload);
+    log.appendKeys({
+      jobId: job.jobId,
+      runAttempt: job.runAttempt,
+      repository: job.repository,
+      action: job.action,
+    });
+
+    const { settings } = runtime;
+    if (
+      !isAllowed(
+        { owners: settings.allowedOwners, repositories: settings.allowedRepositories },
+        job.repository,
+      )
+    ) {
+      log.warn('job refused: repository not in the allowlist', {
+        allowedOwners: settings.allowedOwners,
+        allowedRepositories: settings.allowedRepositories,
+      });
+      return respond(403, { message: `repository ${job.repository} is not allowed to use these runners` });
+    }
+
+    const key: JobKey = { host: settings.githubHost, jobId: job.jobId, runAttempt: job.runAttempt };
+    const now = Date.now();
+    switch (job.action) {
+      case 'in_progress': {
+        const before = await runtime.store.recordInProgress(key, job.runnerName ?? '', now);
+        if (before?.runnerName && job.runnerName && before.runnerName !== job.runnerName) {
+          log.warn('job taken by another runner than the one launched for it', {
+            launchedRunner: before.runnerName,
+            takenBy: job.runnerName,
+          });
+        }
+        return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
+      }
+      case 'completed': {
+        const before = await runtime.store.recordCompleted(key, job.conclusion, now);
+        return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
+      }
+      default:
+        return await queuedOrWaiting(runtime, log, job, key, delivery.deliveryId, startedAt);
+    }
+  } catch (e) {
+    if (e instanceof RequestError) {
+      log.info('delivery rejected', { statusCode: e.statusCode, reason: e.message });
+      return respond(e.statusCode, { message: e.message });
+    }
+    log.error('delivery failed', { error: (e as Error).message, errorName: (e as Error).name });
+    return respond(500, { message: 'internal error; the delivery can be redelivered' });
+  }
+}
+
+async function queuedOrWaiting(
+  runtime: Runtime,
+  log: Runtime['logger'],
+  job: WorkflowJobEvent,
+  key: JobKey,
+  deliveryId: string,
+  startedAt: number,
+): Promise<HttpResponse> {
+  const configs = await runtime.configs.configs();
+  const route = routeJob(job.labels, configs);
+  if (!route.matched) {
+    // The one log line that answers "why was my job never picked up?".
+    log.info('no runner config matches the job', {
+      reason: route.reason,
+      jobLabels: job.labels,
+      configuredLabelSets: configs.map((c) => ({ config: c.name, labels: c.labels })),
+    });
+    return respond(202, { message: 'no runner config matches the job labels', labels: job.labels });
+  }
+  const config = route.config;
+  log.appendKeys({ config: config.name });
+  const record: NewJob = {
+    key,
+    runId: job.runId,
+    repository: job.repository,
+    installationId: job.installationId,
+    labels: job.labels,
+    configName: config.name,
+    deliveryId,
+  };
+  const now = Date.now();
+  if (job.action === 'waiting') {
+    await runtime.store.recordWaiting(record, now);
+    return respond(200, { message: 'waiting recorded' });
+  }
+
+  const leaseOwner = randomUUID();
+  if (!(await runtime.store.claimJob(record, leaseOwner, now, LAUNCH_LEASE_MS))) {
+    log.info('duplicate queued delivery: the job is already claimed');
+    return respond(200, { message: 'already claimed' });
+  }
+  const outcome = await launchJob(
+    { ...launchSettings(runtime), github: await runtime.github(), logger: log },
+    {
+      key,
+      repository: job.repository,
+      installationId: job.installationId,
+      config,
+      launchAttempt: 1,
+      leaseOwner,
+      deadline: startedAt + runtime.settings.deliveryBudgetMs - ANSWER_RESERVE_MS,
+    },
+  );
+  if (outcome.status === 'launched') {
+    return respond(200, {
+      message: 'runner launched',
+      instanceId: outcome.instanceId,
+      market: outcome.market,
+    });
+  }
+  return respond(202, { message: `launch ${outcome.status}`, reason: outcome.reason });
+}
+
+/** The parts of the launch dependencies that come straight from the runtime. */
+export function launchSettings(runtime: Runtime) {
+  return {
+    ec2: runtime.ec2,
+    store: runtime.store,
+    runnerScope: runtime.settings.runnerScope,
+    runnerGroupId: runtime.settings.runnerGroupId,
+    instanceArnPrefix: runtime.settings.instanceArnPrefix,
+    ownerTag: runtime.settings.ownerTag,
+  };
+}
