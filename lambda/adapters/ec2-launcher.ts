@@ -52,10 +52,8 @@ export class Ec2Launcher {
         SpotOptions:
           request.market === 'spot' ? { AllocationStrategy: 'price-capacity-optimized' } : undefined,
         OnDemandOptions: request.market === 'on-demand' ? { AllocationStrategy: 'lowest-price' } : undefined,
-        TagSpecifications: [
-          { ResourceType: 'instance', Tags: tags },
-          { ResourceType: 'volume', Tags: tags },
-        ],
+        // An instant fleet tags instances (and the fleet) only; volumes are tagged by the launch template.
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
       }),
     );
     for (const group of out.Instances ?? []) {

@@ -13,6 +13,8 @@ export const ENV = {
   configCacheSeconds: 'RUNNER_CONFIG_CACHE_SECONDS',
   /** Base URL of GitHub: `https://github.com` or a GHES base URL such as `https://ghes.example.com`. */
   githubUrl: 'GITHUB_URL',
+  /** Optional REST API base URL, when it is not the one derived from {@link ENV.githubUrl} (a proxy, say). */
+  githubApiUrl: 'GITHUB_API_URL',
   /** The GitHub App's id. */
   githubAppId: 'GITHUB_APP_ID',
   /** Where the app's private key is: `secretsmanager:{arn or name}` or `ssm:{parameter name}`. */
@@ -131,7 +133,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   let apiUrl = '';
   let host = '';
   try {
-    apiUrl = githubApiUrl(githubUrl);
+    apiUrl = env[ENV.githubApiUrl] || githubApiUrl(githubUrl);
     host = new URL(githubUrl).host;
   } catch {
     problems.push(`${ENV.githubUrl} is not a URL: "${githubUrl}"`);

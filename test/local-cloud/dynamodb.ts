@@ -1,0 +1,73 @@
+/**
+ * DynamoDB for tests: a real dynalite server on 127.0.0.1 and the state table built from the same
+ * schema constants the construct uses.
+ */
+import { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  PARTITION_KEY,
+  PENDING_INDEX,
+  PENDING_INDEX_PARTITION_KEY,
+  PENDING_INDEX_SORT_KEY,
+} from '../../lambda/core/state-schema';
+
+// dynalite ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: {
+  createTableMs: number;
+  deleteTableMs: number;
+  updateTableMs: number;
+}) => import('node:http').Server;
+
+/** A running dynalite server. */
+export interface LocalDynamo {
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  stop(): Promise<void>;
+}
+
+/** Starts dynalite (in memory) on a free loopback port. */
+export async function startDynamo(): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  return {
+    endpoint,
+    client,
+    stop: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Creates the state table as the construct defines it: `pk` only, the sparse pending index. */
+export async function createStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+        { AttributeName: PENDING_INDEX_PARTITION_KEY, AttributeType: 'S' },
+        { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'N' },
+      ],
+      KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: PENDING_INDEX,
+          KeySchema: [
+            { AttributeName: PENDING_INDEX_PARTITION_KEY, KeyType: 'HASH' },
+            { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+}
