@@ -8,6 +8,7 @@ const esmOnly = [
   'toad-cache',
   'fast-content-type-parse',
   'json-with-bigint',
+  'content-type',
 ];
 
 module.exports = {
@@ -15,7 +16,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(ts|js|mjs)$': '<rootDir>/test/esbuild-transform.js' },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`, '/dist/'],
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`, '<rootDir>/dist/'],
   // @octokit/webhooks-methods exports only under the "import" condition, which Jest's CommonJS
   // resolver does not use; point it at the file that condition names.
   moduleNameMapper: {

@@ -37,7 +37,7 @@ function networkFailure(e: ErrorShape): CallFailure | undefined {
   if (
     (code && NETWORK_CODES.has(code)) ||
     e.name === 'TimeoutError' ||
-    /fetch failed|socket hang up/i.test(e.message ?? '')
+    /fetch failed|socket hang up|request socket did not establish/i.test(e.message ?? '')
   )
     return { retryable: true, kind: 'network', code: code ?? e.name ?? 'network' };
   return undefined;

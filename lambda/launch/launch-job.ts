@@ -128,15 +128,21 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     return { status: 'abandoned', reason: 'job ended or lease lost during launch' };
   }
   const reason = `JIT handoff or record failed: ${[handoff, recorded].flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : [])).join('; ')}`;
-  if (recorded.status === 'fulfilled') {
-    // The record says launched, but the instance is gone: reopen the job for the scheduled retry.
-    const reopened = await deps.store
-      .reopenLaunch(key, instanceId, reason, nextPendingAttemptAt(now(), request.launchAttempt))
-      .catch(() => false);
-    log.warn('launch undone after a failed JIT handoff', { reason, reopened });
-    return { status: 'deferred', reason };
+  if (recorded.status === 'rejected') {
+    // The record may not have been written, or written with its answer lost: try both ways back.
+    const outcome = await defer(deps, request, reason);
+    if (outcome.status === 'deferred') return outcome;
   }
-  return defer(deps, request, reason);
+  // The record says launched, but the instance is gone: reopen the job for the scheduled retry.
+  const reopened = await withRetry(
+    () =>
+      deps.store.reopenLaunch(key, instanceId, reason, nextPendingAttemptAt(now(), request.launchAttempt)),
+    { deadline: now() + 5000, now, sleep: deps.sleep, classify: classifyAwsFailure },
+  ).catch(() => false);
+  log.warn('launch undone after a failed JIT handoff', { reason, reopened });
+  return reopened
+    ? { status: 'deferred', reason }
+    : { status: 'abandoned', reason: 'job ended or lease lost during launch' };
 }
 
 function splitRepository(repository: string): RunnerScope {

@@ -11,6 +11,8 @@ import { JobKey } from '../core/job-key';
 import { LAUNCH_LEASE_MS } from '../core/job-status';
 import { routeJob } from '../core/routing';
 import { parseJson, parseWorkflowJob, workflowJobAction, WorkflowJobEvent } from '../core/workflow-job';
+import { classifyAwsFailure } from '../core/call-failure';
+import { withRetry } from '../adapters/retrying';
 import { NewJob } from '../adapters/state-store';
 import { launchJob } from '../launch/launch-job';
 import { Runtime } from '../runtime';
@@ -142,7 +144,13 @@ async function queuedOrWaiting(
   }
 
   const leaseOwner = randomUUID();
-  if (!(await runtime.store.claimJob(record, leaseOwner, now, LAUNCH_LEASE_MS))) {
+  const deadline = startedAt + runtime.settings.deliveryBudgetMs - ANSWER_RESERVE_MS;
+  // Until the claim is written nothing about the job is durable: retry it for as long as the budget allows.
+  const claimed = await withRetry(() => runtime.store.claimJob(record, leaseOwner, now, LAUNCH_LEASE_MS), {
+    deadline,
+    classify: classifyAwsFailure,
+  });
+  if (!claimed) {
     log.info('duplicate queued delivery: the job is already claimed');
     return respond(200, { message: 'already claimed' });
   }
@@ -155,7 +163,7 @@ async function queuedOrWaiting(
       config,
       launchAttempt: 1,
       leaseOwner,
-      deadline: startedAt + runtime.settings.deliveryBudgetMs - ANSWER_RESERVE_MS,
+      deadline,
     },
   );
   if (outcome.status === 'launched') {

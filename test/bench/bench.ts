@@ -1,0 +1,280 @@
+/**
+ * `npm run bench`: the core path on the local cloud, measured. Prints readable figures, and with
+ * `--json` a last line holding one JSON object. No figure here is asserted anywhere: these machines
+ * are shared and noisy, so read medians and ratios, not single runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  PENDING_INDEX,
+  PENDING_INDEX_PARTITION_KEY,
+  PENDING_INDEX_SORT_KEY,
+} from '../../lambda/core/state-schema';
+import { captureOutput, loadHandlers, Handlers } from '../local-cloud/handlers';
+import { startLatencyProxy } from '../local-cloud/latency-proxy';
+import { apiGatewayEvent, LocalCloud, startLocalCloud, workflowJobPayload } from '../local-cloud/local-cloud';
+
+const ROOT = join(__dirname, '..', '..');
+const WEBHOOK_BUNDLE = join(ROOT, 'dist', 'assets', 'webhook', 'index.js');
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const median = (xs: number[]) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function withCloud<T>(
+  options: Parameters<typeof startLocalCloud>[0],
+  fn: (cloud: LocalCloud, handlers: Handlers) => Promise<T>,
+): Promise<T> {
+  const cloud = await startLocalCloud(options);
+  const handlers = loadHandlers(cloud.env);
+  try {
+    return await fn(cloud, handlers);
+  } finally {
+    await cloud.stop();
+  }
+}
+
+/**
+ * Remote calls made one after another for a warm job. Every service answers after the same
+ * injected delay, so the handler's duration divided by the delay is the depth of its call chain;
+ * the emulators' logs give the calls made in all.
+ */
+async function criticalPath() {
+  const delay = 150;
+  const cloud = await startLocalCloud({ deliveryBudgetMs: 8000 });
+  const proxy = await startLatencyProxy(cloud.env.AWS_ENDPOINT_URL_DYNAMODB);
+  try {
+    const handlers = loadHandlers({ ...cloud.env, AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
+    await handlers.webhook(await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 1 }))); // warm: secrets, token, configs
+    cloud.github.resetCalls();
+    cloud.ec2.resetCalls();
+    proxy.calls.length = 0;
+    proxy.latencyMs = delay;
+    cloud.github.setLatencyMs(delay);
+    cloud.ec2.setLatencyMs(delay);
+    cloud.aws.setLatencyMs(delay);
+    const depths: number[] = [];
+    let total = 0;
+    for (let i = 0; i < 5; i++) {
+      const before =
+        cloud.github.calls.length + cloud.ec2.calls.length + proxy.calls.length + cloud.aws.calls.length;
+      const event = await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 100 + i }));
+      const t0 = Date.now();
+      const res = await handlers.webhook(event);
+      if (res.statusCode !== 200) throw new Error(`critical path run failed: ${res.body}`);
+      depths.push((Date.now() - t0) / delay);
+      total =
+        cloud.github.calls.length +
+        cloud.ec2.calls.length +
+        proxy.calls.length +
+        cloud.aws.calls.length -
+        before;
+    }
+    return {
+      criticalPathCalls: Math.round(median(depths)),
+      callsPerJob: total,
+      calls: {
+        dynamodb: proxy.calls.slice(-total).map((c) => c.target.replace('DynamoDB_20120810.', '')),
+      },
+    };
+  } finally {
+    await proxy.stop();
+    await cloud.stop();
+  }
+}
+
+/** Handler latency: 1,000 distinct jobs at concurrency 50, no injected latency. */
+async function handlerLatency() {
+  return withCloud({}, async (cloud, handlers) => {
+    await handlers.webhook(await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 1 })));
+    const durations: number[] = [];
+    let next = 0;
+    const jobs = 1000;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < jobs) {
+          const jobId = 10_000 + next++;
+          const event = await apiGatewayEvent(cloud, workflowJobPayload({ jobId }));
+          const t0 = performance.now();
+          const res = await handlers.webhook(event);
+          durations.push(performance.now() - t0);
+          if (res.statusCode !== 200) throw new Error(`job ${jobId}: ${res.statusCode} ${res.body}`);
+        }
+      }),
+    );
+    const sorted = durations.sort((a, b) => a - b);
+    const launched = new Set(cloud.ec2.instances().map((i) => i.tags['ephemeral-runners:job-key'])).size;
+    return {
+      handlerP50Ms: round(quantile(sorted, 0.5)),
+      handlerP99Ms: round(quantile(sorted, 0.99)),
+      launched,
+    };
+  });
+}
+
+/**
+ * 500 jobs delivered at once with 20% of GitHub calls failing (5xx), EC2 throttling 20% of calls
+ * and one spot pool out of capacity. Deferred jobs are then retried by the scheduled-retry handler;
+ * the minute between scheduled runs is compressed by making pending jobs due at once.
+ */
+async function burst() {
+  return withCloud({ deliveryBudgetMs: 8000 }, async (cloud, handlers) => {
+    const jobs = 500;
+    cloud.github.setFailureRate('all', 0.2, 502, 7);
+    cloud.ec2.setThrottleRate(0.2, 11);
+    cloud.ec2.setPoolCapacity('m7i.large', 'subnet-aaaa', 0);
+    const t0 = Date.now();
+    const events = await Promise.all(
+      Array.from({ length: jobs }, (_, i) =>
+        apiGatewayEvent(cloud, workflowJobPayload({ jobId: 50_000 + i })),
+      ),
+    );
+    const answers = await Promise.all(events.map((e) => handlers.webhook(e)));
+    const firstPass = answers.filter((a) => a.statusCode === 200).length;
+    const statuses = new Set(answers.map((a) => a.statusCode));
+    let rounds = 0;
+    const liveByJob = () => {
+      const m = new Map<string, number>();
+      for (const i of cloud.ec2.instances()) {
+        if (i.state === 'terminated' || i.state === 'shutting-down') continue;
+        const k = i.tags['ephemeral-runners:job-key'];
+        m.set(k, (m.get(k) ?? 0) + 1);
+      }
+      return m;
+    };
+    while (liveByJob().size < jobs && rounds < 30) {
+      rounds++;
+      await makeAllPendingDue(cloud);
+      await handlers.retry({}, { getRemainingTimeInMillis: () => 15 * 60_000 });
+    }
+    const drainSeconds = (Date.now() - t0) / 1000;
+    const live = liveByJob();
+    const counts = Array.from({ length: jobs }, (_, i) => live.get(`github.com/${50_000 + i}/1`) ?? 0);
+    return {
+      jobs,
+      launched: counts.filter((c) => c >= 1).length,
+      duplicates: counts.filter((c) => c > 1).length,
+      lost: counts.filter((c) => c === 0).length,
+      drainSeconds: round(drainSeconds),
+      launchedOnFirstDelivery: firstPass,
+      retryRounds: rounds,
+      answerStatuses: [...statuses].sort(),
+      spotShare: round(
+        cloud.ec2.instances().filter((i) => i.state !== 'terminated' && i.market === 'spot').length /
+          Math.max(1, jobs),
+        2,
+      ),
+    };
+  });
+}
+
+async function makeAllPendingDue(cloud: LocalCloud) {
+  const now = Date.now();
+  let startKey: Record<string, never> | undefined;
+  do {
+    const out = await cloud.dynamo.client.send(
+      new QueryCommand({
+        TableName: cloud.tableName,
+        IndexName: PENDING_INDEX,
+        KeyConditionExpression: '#g = :p',
+        ExpressionAttributeNames: { '#g': PENDING_INDEX_PARTITION_KEY },
+        ExpressionAttributeValues: { ':p': { S: 'pending' } },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    await Promise.all(
+      (out.Items ?? []).map((item) =>
+        cloud.dynamo.client.send(
+          new UpdateItemCommand({
+            TableName: cloud.tableName,
+            Key: { pk: item.pk },
+            UpdateExpression: 'SET #n = :now, leaseUntil = :past',
+            ConditionExpression: 'attribute_exists(#g)',
+            ExpressionAttributeNames: { '#n': PENDING_INDEX_SORT_KEY, '#g': PENDING_INDEX_PARTITION_KEY },
+            ExpressionAttributeValues: { ':now': { N: String(now - 1) }, ':past': { N: String(now - 1) } },
+          }),
+        ),
+      ),
+    );
+    startKey = out.LastEvaluatedKey as typeof startKey;
+  } while (startKey);
+}
+
+/** Loading the webhook bundle in a fresh Node process (module evaluation only), median of 7. */
+function coldInit() {
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(WEBHOOK_BUNDLE)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const runs = Array.from({ length: 7 }, () =>
+    Number(execFileSync(process.execPath, ['-e', script]).toString()),
+  );
+  return { coldInitMs: round(median(runs)), bundleBytes: statSync(WEBHOOK_BUNDLE).size };
+}
+
+async function bootOverhead(): Promise<number | undefined> {
+  const file = join(ROOT, 'test', 'bench', 'boot-bench.mjs');
+  if (!existsSync(file)) return undefined;
+  const mod = (await import(file)) as { measureBootOverheadMs(): Promise<{ medianMs: number }> };
+  return round((await mod.measureBootOverheadMs()).medianMs);
+}
+
+async function main() {
+  const json = process.argv.includes('--json');
+  if (!existsSync(WEBHOOK_BUNDLE)) throw new Error('run `npm run build` first');
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  // The handlers' own logs would drown the figures.
+  const logs = captureOutput();
+  let result;
+  try {
+    const cp = await criticalPath();
+    const latency = await handlerLatency();
+    const b = await burst();
+    const cold = coldInit();
+    const boot = await bootOverhead();
+    result = { cp, latency, b, cold, boot };
+  } finally {
+    logs.stop();
+  }
+  const { cp, latency, b, cold, boot } = result;
+  say('cdk-ephemeral-runners benchmark (local cloud on 127.0.0.1; figures vary with machine load)');
+  say(
+    `  critical path: ${cp.criticalPathCalls} remote calls one after another (${cp.callsPerJob} calls in all per warm job)`,
+  );
+  say(
+    `  webhook handler, 1,000 jobs at concurrency 50: p50 ${latency.handlerP50Ms} ms, p99 ${latency.handlerP99Ms} ms (${latency.launched} launched)`,
+  );
+  say(
+    `  burst of ${b.jobs} with faults: ${b.launched} launched, ${b.duplicates} duplicated, ${b.lost} lost; ` +
+      `${b.launchedOnFirstDelivery} on first delivery, rest in ${b.retryRounds} scheduled-retry rounds; drained in ${b.drainSeconds} s (retry waits compressed)`,
+  );
+  say(
+    `  cold init of the webhook bundle: ${cold.coldInitMs} ms; bundle ${(cold.bundleBytes / 1024).toFixed(0)} KiB`,
+  );
+  if (boot !== undefined) say(`  boot script overhead (start → runner exec): ${boot} ms`);
+  const summary = {
+    criticalPathCalls: cp.criticalPathCalls,
+    handlerP50Ms: latency.handlerP50Ms,
+    handlerP99Ms: latency.handlerP99Ms,
+    burst: {
+      jobs: b.jobs,
+      launched: b.launched,
+      duplicates: b.duplicates,
+      lost: b.lost,
+      drainSeconds: b.drainSeconds,
+    },
+    coldInitMs: cold.coldInitMs,
+    bundleBytes: cold.bundleBytes,
+    ...(boot !== undefined ? { bootOverheadMs: boot } : {}),
+  };
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`benchmark failed: ${(e as Error).stack}\n`);
+  process.exit(1);
+});

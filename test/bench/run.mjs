@@ -1,0 +1,26 @@
+// Runs the benchmark: bundles test/bench/bench.ts with esbuild (it imports the TypeScript local
+// cloud) into .bench/ and runs it with the same Node, passing the arguments through.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const outfile = join(root, '.bench', 'bench.cjs');
+await build({
+  entryPoints: [join(root, 'test', 'bench', 'bench.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // Octokit's packages are ES modules only: bundle them; dynalite has native parts: leave it to Node.
+  external: ['dynalite', '@aws-sdk/*', '@smithy/*'],
+  logLevel: 'warning',
+  define: { __dirname: JSON.stringify(join(root, 'test', 'bench')) },
+});
+const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+});
+process.exit(run.status ?? 1);
