@@ -72,6 +72,19 @@ function isConditionFailure(e: unknown): boolean {
   );
 }
 
+/**
+ * Runs a conditional write; a failed condition (someone else got there first, or the job moved on)
+ * is an answer, not an error: it resolves to undefined.
+ */
+async function ifConditionHolds<T>(write: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await write();
+  } catch (e) {
+    if (isConditionFailure(e)) return undefined;
+    throw e;
+  }
+}
+
 function fromItem(item: Record<string, AttributeValue>): JobRecord {
   const s = (k: string) => item[k]?.S;
   const n = (k: string) => (item[k]?.N !== undefined ? Number(item[k].N) : undefined);
@@ -135,8 +148,8 @@ export class StateStore {
       [PENDING_INDEX_SORT_KEY]: N(now + leaseMs),
       [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
     };
-    try {
-      await this.client.send(
+    const done = await ifConditionHolds(() =>
+      this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
           Item: item,
@@ -144,12 +157,9 @@ export class StateStore {
           ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#status': 'status' },
           ExpressionAttributeValues: { ':waiting': S('waiting') },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+      ),
+    );
+    return done !== undefined;
   }
 
   /**
@@ -163,8 +173,8 @@ export class StateStore {
     now: number,
     leaseMs: number,
   ): Promise<JobRecord | undefined> {
-    try {
-      const out = await this.client.send(
+    const out = await ifConditionHolds(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: S(jobPartitionKey(key)) },
@@ -183,12 +193,9 @@ export class StateStore {
           },
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      return out.Attributes ? fromItem(out.Attributes) : undefined;
-    } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
-    }
+      ),
+    );
+    return out?.Attributes ? fromItem(out.Attributes) : undefined;
   }
 
   /** Records a launch. False when the lease was lost or the job ended meanwhile (the caller cleans up). */
@@ -244,8 +251,8 @@ export class StateStore {
     if (update.includes('#gsi')) names['#gsi'] = PENDING_INDEX_PARTITION_KEY;
     if (update.includes('#next')) names['#next'] = PENDING_INDEX_SORT_KEY;
     if (update.includes('#ttl')) names['#ttl'] = TTL_ATTRIBUTE;
-    try {
-      await this.client.send(
+    const done = await ifConditionHolds(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: S(jobPartitionKey(key)) },
@@ -254,12 +261,9 @@ export class StateStore {
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: { ...values, ':launchingNow': S('launching'), ':owner': S(leaseOwner) },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+      ),
+    );
+    return done !== undefined;
   }
 
   /**
@@ -272,8 +276,8 @@ export class StateStore {
     reason: string,
     nextAttemptAt: number,
   ): Promise<boolean> {
-    try {
-      await this.client.send(
+    const done = await ifConditionHolds(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: S(jobPartitionKey(key)) },
@@ -294,12 +298,9 @@ export class StateStore {
             ':next': N(nextAttemptAt),
           },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (isConditionFailure(e)) return false;
-      throw e;
-    }
+      ),
+    );
+    return done !== undefined;
   }
 
   /**
@@ -307,8 +308,8 @@ export class StateStore {
    * a later `queued` claims it. A record already past `waiting` is left alone.
    */
   async recordWaiting(job: NewJob, now: number): Promise<void> {
-    try {
-      await this.client.send(
+    await ifConditionHolds(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: S(jobPartitionKey(job.key)) },
@@ -333,10 +334,8 @@ export class StateStore {
             ':ttl': ttl(now, JOB_RECORD_TTL_SECONDS),
           },
         }),
-      );
-    } catch (e) {
-      if (!isConditionFailure(e)) throw e;
-    }
+      ),
+    );
   }
 
   /**
@@ -370,8 +369,8 @@ export class StateStore {
     update: string,
     values: Record<string, AttributeValue>,
   ): Promise<JobRecord | undefined> {
-    try {
-      const out = await this.client.send(
+    const out = await ifConditionHolds(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: S(jobPartitionKey(key)) },
@@ -386,12 +385,9 @@ export class StateStore {
           ExpressionAttributeValues: { ...values, ':completedS': S('completed'), ':expiredS': S('expired') },
           ReturnValues: 'ALL_OLD',
         }),
-      );
-      return out.Attributes ? fromItem(out.Attributes) : undefined;
-    } catch (e) {
-      if (isConditionFailure(e)) return undefined;
-      throw e;
-    }
+      ),
+    );
+    return out?.Attributes ? fromItem(out.Attributes) : undefined;
   }
 
   /** Reads one job record. */
