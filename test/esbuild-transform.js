@@ -16,6 +16,12 @@ module.exports = {
     return { code, map };
   },
   getCacheKey(source, filename) {
-    return require('crypto').createHash('sha256').update(filename).update('\0').update(source).update('v1').digest('hex');
+    return require('crypto')
+      .createHash('sha256')
+      .update(filename)
+      .update('\0')
+      .update(source)
+      .update('v1')
+      .digest('hex');
   },
 };

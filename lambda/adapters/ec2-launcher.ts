@@ -8,6 +8,8 @@ import { Market } from '../core/launch-decision';
 /** One fleet request: one instance from the config's pools in one market. */
 export interface FleetRequest {
   readonly launchTemplateId: string;
+  /** A version number, `$Latest` or `$Default`. */
+  readonly launchTemplateVersion: string;
   readonly instanceTypes: readonly string[];
   readonly subnetIds: readonly string[];
   readonly market: Market;
@@ -40,7 +42,10 @@ export class Ec2Launcher {
         ClientToken: request.clientToken,
         LaunchTemplateConfigs: [
           {
-            LaunchTemplateSpecification: { LaunchTemplateId: request.launchTemplateId, Version: '$Default' },
+            LaunchTemplateSpecification: {
+              LaunchTemplateId: request.launchTemplateId,
+              Version: request.launchTemplateVersion,
+            },
             Overrides: overrides,
           },
         ],

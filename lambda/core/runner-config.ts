@@ -24,6 +24,12 @@ export interface StoredRunnerConfig {
   readonly spotStrategy: SpotStrategy;
   /** Launch template the fleet launches from (AMI, user data, role, security group, volume). */
   readonly launchTemplateId: string;
+  /**
+   * The launch template version to launch. CloudFormation adds a version on every change but never
+   * moves the template's default version, so the construct stores the latest version it deployed.
+   * @default '$Latest'
+   */
+  readonly launchTemplateVersion?: string;
   /** Subnets to spread the fleet across. */
   readonly subnetIds: string[];
   /** Longest a job may run before the instance is considered stuck, in minutes. */
@@ -80,6 +86,11 @@ export function storedConfigProblems(value: unknown): string[] {
     problems.push('spotStrategy must be spotOnly, spotPreferred or onDemandOnly');
   if (typeof c.launchTemplateId !== 'string' || c.launchTemplateId === '')
     problems.push('launchTemplateId must be a non-empty string');
+  if (
+    c.launchTemplateVersion !== undefined &&
+    (typeof c.launchTemplateVersion !== 'string' || c.launchTemplateVersion === '')
+  )
+    problems.push('launchTemplateVersion must be a non-empty string when given');
   if (!isStringArray(c.subnetIds) || c.subnetIds.length === 0)
     problems.push('subnetIds must be a non-empty list of strings');
   if (typeof c.maxJobRuntimeMinutes !== 'number' || !(c.maxJobRuntimeMinutes > 0))

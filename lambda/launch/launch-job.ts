@@ -175,6 +175,7 @@ async function launchInstance(
       () =>
         deps.ec2.launch({
           launchTemplateId: config.launchTemplateId,
+          launchTemplateVersion: config.launchTemplateVersion ?? '$Latest',
           instanceTypes: config.instanceTypes,
           subnetIds: config.subnetIds,
           market,

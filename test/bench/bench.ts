@@ -118,11 +118,14 @@ async function handlerLatency() {
         }
       }),
     );
+    const elapsed = performance.now() - t0;
     const sorted = durations.sort((a, b) => a - b);
     const launched = new Set(cloud.ec2.instances().map((i) => i.tags['ephemeral-runners:job-key'])).size;
     return {
       handlerP50Ms: round(quantile(sorted, 0.5)),
       handlerP99Ms: round(quantile(sorted, 0.99)),
+      serialP50Ms: round(median(serial)),
+      jobsPerSecond: Math.round((jobs / elapsed) * 1000),
       launched,
     };
   });

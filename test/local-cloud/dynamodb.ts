@@ -12,7 +12,6 @@ import {
 } from '../../lambda/core/state-schema';
 
 // dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: {
   createTableMs: number;
   deleteTableMs: number;

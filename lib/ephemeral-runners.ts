@@ -1,0 +1,347 @@
+/**
+ * The `EphemeralRunners` construct: ephemeral, just-in-time GitHub Actions runners on EC2 spot. It
+ * composes the smaller constructs (state table, runner configs, fleet, image, webhook API, retry schedule)
+ * and wires the Lambdas' settings and permissions.
+ */
+import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../lambda/core/settings';
+import {
+  GitHubSecret,
+  LAMBDA_CA_BUNDLE_PATH,
+  allowlistProblems,
+  caCertificatesLayer,
+  deliveryBudgetMs,
+  deliveryBudgetProblems,
+  generatedWebhookSecret,
+  gitHubProblems,
+  type GitHubProps,
+} from './github-app';
+import { handlerFunction } from './lambda-assets';
+import { RetrySchedule } from './retry-schedule';
+import { RunnerFleet, defaultRunnerVpc, runnerSubnets } from './runner-fleet';
+import { RunnerImage, type RunnerImageOptions } from './runner-image';
+import {
+  DEFAULT_RUNNER_CONFIG,
+  RunnerConfigStore,
+  resolveRunnerConfigs,
+  type RunnerConfigProps,
+} from './runner-configs';
+import { StateTable } from './state-table';
+import { WebhookApi } from './webhook-api';
+
+/** Props of {@link EphemeralRunners}. */
+export interface EphemeralRunnersProps {
+  /** The GitHub App and where runners register. */
+  readonly github: GitHubProps;
+  /**
+   * The kinds of runners. Each is stored as an SSM String parameter `{configPath}/{name}`.
+   * @default - one config "default": labels self-hosted, linux, x64 on m7i/m6i/m5/c7i large instances
+   */
+  readonly runnerConfigs?: RunnerConfigProps[];
+  /**
+   * The VPC of the runners. Public subnets give runners a public IP; private subnets need a NAT or
+   * other egress to reach GitHub.
+   * @default - a new VPC with public subnets only and no NAT gateway, which costs nothing while idle
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * The subnets of the runners (and of the image builds) in the VPC; all public or all private.
+   * @default - the VPC's private subnets with egress, or its public subnets when it has none
+   */
+  readonly subnetSelection?: ec2.SubnetSelection;
+  /**
+   * Owners (organizations or users) whose repositories may use the runners. May be a token.
+   * @default - none: with no allowedRepositories either, every repository the App is installed on
+   */
+  readonly allowedOwners?: string[];
+  /**
+   * Repositories (`owner/repo`) that may use the runners, besides those of the allowedOwners.
+   * @default - none
+   */
+  readonly allowedRepositories?: string[];
+  /**
+   * How long the webhook may spend launching before it answers GitHub and leaves the job to the retry
+   * schedule. GitHub waits 10 s (github.com) or 30 s (GHES) for an answer.
+   * @default - 8 seconds for github.com, 25 seconds for GitHub Enterprise Server
+   */
+  readonly deliveryBudget?: Duration;
+  /**
+   * How long a job that could not be launched is retried before it is given up (GitHub cancels a job
+   * queued for 24 hours).
+   * @default Duration.hours(24)
+   */
+  readonly pendingDeadline?: Duration;
+  /**
+   * SSM path under which the runner configs are stored; must begin with `/`.
+   * @default '/cdk-ephemeral-runners/{stackName}/{path of this construct}/runner-configs'
+   */
+  readonly configPath?: string;
+  /**
+   * Settings of the image pipeline that bakes the runner AMIs, used when a config uses `RunnerAmi.baked()`.
+   * @default - the pipeline's defaults
+   */
+  readonly image?: RunnerImageOptions;
+  /**
+   * What happens to the state table when it leaves the stack; `RETAIN` also turns on deletion protection.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly stateRemovalPolicy?: RemovalPolicy;
+  /**
+   * How long the logs of the Lambdas, the API and the runners are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Throttling of the webhook endpoint, a guard against floods. A throttled delivery is answered 429, and
+   * GitHub does not resend a failed delivery by itself: keep the limits above your peak job rate.
+   * @default - 100 requests a second, bursts of 200
+   */
+  readonly webhookThrottle?: apigwv2.ThrottleSettings;
+}
+
+/**
+ * GitHub Actions runners that live for one job: a GitHub App webhook launches a fresh EC2 (spot)
+ * instance per `workflow_job`, which registers just in time, runs the job and terminates.
+ */
+export class EphemeralRunners extends Construct {
+  /** The URL to set as the GitHub App's webhook URL (also a stack output). */
+  public readonly webhookUrl: string;
+  /** The state table (jobs, JIT handoffs). */
+  public readonly table: dynamodb.ITable;
+  /** The launch template of each runner config, by config name. */
+  public readonly launchTemplates: Record<string, ec2.LaunchTemplate>;
+  /** The function answering GitHub's webhooks. */
+  public readonly webhookHandler: lambda.IFunction;
+  /** The function run every minute to retry launches and recover lost jobs. */
+  public readonly retryHandler: lambda.IFunction;
+  /** The role of the runner instances. */
+  public readonly runnerRole: iam.IRole;
+  /** The security group of the runner instances (no ingress). */
+  public readonly runnerSecurityGroup: ec2.ISecurityGroup;
+  /** The VPC of the runners. */
+  public readonly vpc: ec2.IVpc;
+  /** SSM path of the runner configs. */
+  public readonly configPath: string;
+  /** The generated webhook secret, when `github.webhookSecret` was not given. */
+  public readonly webhookSecret?: secretsmanager.ISecret;
+  /** The image pipeline, when a runner config uses `RunnerAmi.baked()`. */
+  public readonly image?: RunnerImage;
+  /** The HTTP API of the webhook. */
+  public readonly api: apigwv2.HttpApi;
+  private readonly stateTable: StateTable;
+
+  constructor(scope: Construct, id: string, props: EphemeralRunnersProps) {
+    super(scope, id);
+    const github = props.github;
+    const url = github.url ?? 'https://github.com';
+    const { configs, problems } = resolveRunnerConfigs(
+      props.runnerConfigs ?? [DEFAULT_RUNNER_CONFIG],
+      props.image?.volumeSizeGiB,
+    );
+    this.configPath = props.configPath ?? this.defaultConfigPath();
+    problems.unshift(
+      ...gitHubProblems(github),
+      ...allowlistProblems(props.allowedOwners, props.allowedRepositories),
+    );
+    problems.push(...deliveryBudgetProblems(props.deliveryBudget, url), ...this.settingsProblems(props));
+    if (props.runnerConfigs !== undefined && props.runnerConfigs.length === 0)
+      problems.push('runnerConfigs is empty: give at least one runner config, or omit it for the default');
+    if (problems.length > 0)
+      throw new Error(`EphemeralRunners ${this.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
+
+    this.vpc = props.vpc ?? defaultRunnerVpc(this, 'Vpc');
+    const subnets = runnerSubnets(this.vpc, props.subnetSelection, `EphemeralRunners ${this.node.path}`);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.stateTable = new StateTable(this, 'State', { removalPolicy: props.stateRemovalPolicy });
+    this.table = this.stateTable.table;
+
+    const bakedArchitectures = [...new Set(configs.filter((c) => c.ami.isBaked).map((c) => c.architecture))];
+    if (bakedArchitectures.length > 0) {
+      this.image = new RunnerImage(this, 'Image', {
+        ...props.image,
+        vpc: this.vpc,
+        subnetSelection: props.subnetSelection,
+        architectures: bakedArchitectures,
+        extraCaCertificates: github.extraCaCertificates,
+      });
+    }
+    // Marks the instances of this deployment: IAM lets the handlers launch and terminate only those.
+    const ownerTag = `${this.stackName()}-${this.node.addr}`;
+    const fleet = new RunnerFleet(this, 'Fleet', {
+      vpc: this.vpc,
+      subnetIds: subnets.subnetIds,
+      publicSubnets: subnets.public,
+      configs,
+      stateTable: this.stateTable,
+      ownerTag,
+      logRetention,
+      bakedAmiParameterName: this.image ? (arch) => this.image!.amiParameterName(arch) : undefined,
+      image: this.image,
+      extraCaCertificates: github.extraCaCertificates,
+      runnerPackage: this.image?.runnerPackage ?? props.image?.runnerPackage,
+    });
+    this.launchTemplates = fleet.launchTemplates;
+    this.runnerRole = fleet.role;
+    this.runnerSecurityGroup = fleet.securityGroup;
+    const configStore = new RunnerConfigStore(this, 'RunnerConfigs', {
+      path: this.configPath,
+      configs,
+      launch: Object.fromEntries(
+        configs.map((c) => [
+          c.name,
+          {
+            launchTemplateId: fleet.launchTemplates[c.name].launchTemplateId!,
+            launchTemplateVersion: fleet.launchTemplates[c.name].latestVersionNumber,
+            subnetIds: subnets.subnetIds,
+          },
+        ]),
+      ),
+    });
+
+    const privateKey = github.privateKey.bind(this, 'PrivateKey');
+    this.webhookSecret = github.webhookSecret ? undefined : generatedWebhookSecret(this, 'WebhookSecret');
+    const webhookSecret = (github.webhookSecret ?? GitHubSecret.fromSecretsManager(this.webhookSecret!)).bind(
+      this,
+      'WebhookSecretRef',
+    );
+    const environment: Record<string, string> = {
+      [ENV.stateTable]: this.table.tableName,
+      [ENV.configPath]: this.configPath,
+      [ENV.githubUrl]: url,
+      [ENV.githubAppId]: github.appId,
+      [ENV.githubPrivateKey]: privateKey.ref,
+      [ENV.webhookSecret]: webhookSecret.ref,
+      [ENV.runnerScope]: github.runnerScope ?? 'org',
+      [ENV.runnerGroupId]: Tokenization.stringifyNumber(github.runnerGroupId ?? 1),
+      [ENV.deliveryBudgetMs]: deliveryBudgetMs(this, props.deliveryBudget, url),
+      [ENV.pendingDeadlineMinutes]: String((props.pendingDeadline ?? Duration.hours(24)).toMinutes()),
+      [ENV.instanceArnPrefix]: `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:instance/`,
+      [ENV.ownerTag]: ownerTag,
+      ...joinedList(ENV.allowedOwners, props.allowedOwners),
+      ...joinedList(ENV.allowedRepositories, props.allowedRepositories),
+    };
+    const caCertificates = github.extraCaCertificates ?? [];
+    const layers =
+      caCertificates.length > 0 ? [caCertificatesLayer(this, 'CaCertificates', caCertificates)] : undefined;
+    if (layers) environment.NODE_EXTRA_CA_CERTS = LAMBDA_CA_BUNDLE_PATH;
+
+    const webhook = handlerFunction(this, 'WebhookHandler', {
+      handler: 'webhook',
+      description: 'Answers the workflow_job webhooks of the GitHub App and launches runners',
+      environment,
+      timeout: Duration.seconds(30), // the most API Gateway waits
+      memorySize: 1024,
+      logRetention,
+      layers,
+    });
+    const retry = handlerFunction(this, 'RetryHandler', {
+      handler: 'retry',
+      description: 'Retries pending launches and recovers failed deliveries and lost runners, every minute',
+      environment,
+      timeout: Duration.seconds(50),
+      memorySize: 512,
+      logRetention,
+      layers,
+    });
+    for (const fn of [webhook, retry]) {
+      this.stateTable.grantReadWriteData(fn);
+      configStore.grantRead(fn);
+      privateKey.grantRead(fn);
+      fleet.grantLaunch(fn);
+    }
+    webhookSecret.grantRead(webhook); // only the webhook verifies signatures
+    this.webhookHandler = webhook;
+    this.retryHandler = retry;
+
+    const api = new WebhookApi(this, 'WebhookApi', {
+      handler: webhook,
+      throttle: props.webhookThrottle ?? { rateLimit: 100, burstLimit: 200 },
+      logRetention,
+    });
+    this.api = api.api;
+    this.webhookUrl = api.url;
+    new RetrySchedule(this, 'RetrySchedule', { handler: retry });
+    new CfnOutput(this, 'WebhookUrl', {
+      value: this.webhookUrl,
+      description: 'Webhook URL of the GitHub App',
+    });
+  }
+
+  /** Allows a principal to read the state table (jobs and their runners), for dashboards and tools. */
+  public grantReadState(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+
+  /** Errors of the webhook function (unhandled failures, not rejected deliveries). */
+  public metricWebhookErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.webhookHandler.metricErrors(props);
+  }
+
+  /** Throttled invocations of the webhook function. */
+  public metricWebhookThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.webhookHandler.metricThrottles(props);
+  }
+
+  /** Errors of the retry function. */
+  public metricRetryErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.retryHandler.metricErrors(props);
+  }
+
+  /** 5xx answers of the webhook endpoint: deliveries GitHub records as failed. */
+  public metricWebhookServerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.api.metricServerError(props);
+  }
+
+  /** 4xx answers of the webhook endpoint: bad signatures, unknown routes, throttling. */
+  public metricWebhookClientErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.api.metricClientError(props);
+  }
+
+  /** The stack's name, or its id when the name is a token. */
+  private stackName(): string {
+    const stack = Stack.of(this);
+    return Token.isUnresolved(stack.stackName) ? stack.node.id : stack.stackName;
+  }
+
+  private defaultConfigPath(): string {
+    const stack = Stack.of(this);
+    const stackName = this.stackName();
+    const segments = this.node.scopes.slice(stack.node.scopes.length).map((s) => s.node.id);
+    const clean = (s: string): string => s.replace(/[^A-Za-z0-9_.-]/g, '-');
+    return `/cdk-ephemeral-runners/${[stackName, ...segments].map(clean).join('/')}/runner-configs`;
+  }
+
+  private settingsProblems(props: EphemeralRunnersProps): string[] {
+    const problems: string[] = [];
+    const path = props.configPath;
+    if (path !== undefined && !Token.isUnresolved(path) && !/^(\/[A-Za-z0-9_.-]+)+$/.test(path))
+      problems.push(
+        `configPath "${path}" must begin with "/" and hold only letters, digits, "_", ".", "-" and "/"`,
+      );
+    const deadline = props.pendingDeadline;
+    if (deadline !== undefined && !deadline.isUnresolved()) {
+      const minutes = deadline.toMinutes({ integral: false });
+      if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 24 * 60))
+        problems.push(
+          `pendingDeadline ${deadline.toHumanString()} must be whole minutes between 1 minute and 24 hours (GitHub cancels a job queued for 24 hours)`,
+        );
+    }
+    return problems;
+  }
+}
+
+/** An environment entry with a comma-joined list; none for an empty literal list. */
+function joinedList(name: string, list: string[] | undefined): Record<string, string> {
+  if (list === undefined || (!Token.isUnresolved(list) && list.length === 0)) return {};
+  const literal = !Token.isUnresolved(list) && list.every((v) => !Token.isUnresolved(v));
+  return { [name]: literal ? list.join(',') : Fn.join(',', list) };
+}

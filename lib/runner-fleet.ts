@@ -1,0 +1,304 @@
+/**
+ * What runner instances are launched with: one launch template per runner config, the security group,
+ * the instance role and profile, the runner log group; and the permission to launch and terminate them.
+ */
+import { Aws, Tags, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct, type IConstruct } from 'constructs';
+import type { RunnerArchitecture } from '../lambda/core/runner-config';
+import { INSTANCE_TAGS } from '../lambda/core/state-schema';
+import { runnerBootUserData } from './runner-boot';
+import type { RunnerPackage } from './runner-image-package';
+import type { ResolvedRunnerConfig } from './runner-configs';
+import type { StateTable } from './state-table';
+
+/** Props of {@link RunnerFleet}. */
+export interface RunnerFleetProps {
+  /** The VPC of the runners. */
+  readonly vpc: ec2.IVpc;
+  /** The subnets the runners are launched in. */
+  readonly subnetIds: string[];
+  /** The runner configs, one launch template each. */
+  readonly configs: ResolvedRunnerConfig[];
+  /** Whether the runners' subnets are public: runners then get a public IPv4 address. */
+  readonly publicSubnets: boolean;
+  /** The state table holding the JIT handoffs. */
+  readonly stateTable: StateTable;
+  /** Value of the owner tag on every instance this deployment launches. */
+  readonly ownerTag: string;
+  /** How long the boot and runner logs are kept. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * The image pipeline's AMI parameter of an architecture, when a config uses the baked AMI.
+   * @default - no config uses the baked AMI
+   */
+  readonly bakedAmiParameterName?: (architecture: RunnerArchitecture) => string;
+  /**
+   * The construct that creates the baked AMI parameters; launch templates are created after it.
+   * @default - no image pipeline
+   */
+  readonly image?: IConstruct;
+  /**
+   * Extra CA certificates (PEM) the boot script trusts.
+   * @default - none
+   */
+  readonly extraCaCertificates?: string[];
+  /**
+   * The runner the boot script installs when the AMI has none (the stock AMI before the first bake).
+   * @default - the boot script's default, the version this library pins
+   */
+  readonly runnerPackage?: RunnerPackage;
+}
+
+const arn = (service: string, resource: string, account: string = Aws.ACCOUNT_ID): string =>
+  `arn:${Aws.PARTITION}:${service}:${Aws.REGION}:${account}:${resource}`;
+
+/** Launch templates, security group, instance role and runner logs of the runners. */
+export class RunnerFleet extends Construct {
+  /** The launch template of each runner config, by config name. */
+  public readonly launchTemplates: Record<string, ec2.LaunchTemplate> = {};
+  /** The runners' security group: no ingress, all egress. */
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** The role of the runner instances. */
+  public readonly role: iam.Role;
+  /** The log group of the boot script and the runner. */
+  public readonly logGroup: logs.LogGroup;
+  private readonly ownerTag: string;
+  private readonly subnetIds: string[];
+  private readonly amiParameterArns: string[] = [];
+
+  constructor(scope: Construct, id: string, props: RunnerFleetProps) {
+    super(scope, id);
+    this.ownerTag = props.ownerTag;
+    this.subnetIds = props.subnetIds;
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'GitHub Actions runners: no ingress, all egress',
+      allowAllOutbound: true,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'GitHub Actions runner instances: read their own JIT handoff, write their logs',
+    });
+    props.stateTable.grantOwnHandoff(this.role);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    // No ec2:TerminateInstances: IAM has no documented way to compare the target instance with
+    // ec2:SourceInstanceARN, so a runner ends itself by shutting down (shutdown behaviour: terminate).
+    props.runnerPackage?.grantRead(this.role); // the boot script may download the runner
+    const instanceProfile = new iam.InstanceProfile(this, 'InstanceProfile', { role: this.role });
+
+    for (const config of props.configs) {
+      const ami = config.ami.bind(config.architecture, props.bakedAmiParameterName?.(config.architecture));
+      if (ami.parameterArn !== undefined && !this.amiParameterArns.includes(ami.parameterArn))
+        this.amiParameterArns.push(ami.parameterArn);
+      const template = new ec2.LaunchTemplate(this, `LaunchTemplate-${config.name}`, {
+        versionDescription: `cdk-ephemeral-runners runner config "${config.name}"`,
+        machineImage: {
+          getImage: () => ({
+            imageId: ami.imageId,
+            osType: ec2.OperatingSystemType.LINUX,
+            userData: ec2.UserData.forLinux(),
+          }),
+        },
+        userData: runnerBootUserData({
+          stateTableName: props.stateTable.table.tableName,
+          logGroupName: this.logGroup.logGroupName,
+          extraCaCertificates: props.extraCaCertificates,
+          runnerPackage: props.runnerPackage,
+        }),
+        instanceProfile,
+        securityGroup: this.securityGroup,
+        associatePublicIpAddress: props.publicSubnets ? true : undefined,
+        requireImdsv2: true,
+        httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+        httpPutResponseHopLimit: 1,
+        instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
+        blockDevices: [
+          {
+            deviceName: ami.rootDeviceName,
+            volume: ec2.BlockDeviceVolume.ebs(config.rootVolumeSizeGiB, {
+              volumeType: ec2.EbsDeviceVolumeType.GP3,
+              encrypted: true,
+              deleteOnTermination: true,
+            }),
+          },
+        ],
+      });
+      // Instant fleets tag only instances: the launch template tags the volumes (and instances) too.
+      Tags.of(template).add(INSTANCE_TAGS.owner, props.ownerTag);
+      Tags.of(template).add(INSTANCE_TAGS.config, config.name);
+      // The baked AMI's parameter is created by the image construct: it must exist first.
+      if (props.image !== undefined && config.ami.isBaked) template.node.addDependency(props.image);
+      this.launchTemplates[config.name] = template;
+    }
+  }
+
+  /**
+   * Allows a principal (the control plane) to launch runners from these launch templates with
+   * CreateFleet or RunInstances, tag them at launch, describe instances and terminate the instances
+   * of this deployment only (those carrying its owner tag).
+   */
+  public grantLaunch(grantee: iam.IGrantable): void {
+    const ownerTagKey = INSTANCE_TAGS.owner;
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'LaunchOwnedInstances',
+        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+        resources: [arn('ec2', 'instance/*')],
+        conditions: { StringEquals: { [`aws:RequestTag/${ownerTagKey}`]: this.ownerTag } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'LaunchFromOwnTemplates',
+        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+        resources: [
+          ...Object.values(this.launchTemplates).map((t) =>
+            arn('ec2', `launch-template/${t.launchTemplateId}`),
+          ),
+          arn('ec2', `security-group/${this.securityGroup.securityGroupId}`),
+          ...this.subnetIds.map((subnetId) => arn('ec2', `subnet/${subnetId}`)),
+          arn('ec2', 'fleet/*'),
+          arn('ec2', 'volume/*'),
+          arn('ec2', 'network-interface/*'),
+          arn('ec2', 'spot-instances-request/*'),
+          arn('ec2', 'image/*', ''),
+          arn('ec2', 'snapshot/*', ''),
+        ],
+      }),
+      new iam.PolicyStatement({
+        sid: 'TagAtLaunch',
+        actions: ['ec2:CreateTags'],
+        resources: [
+          'instance/*',
+          'volume/*',
+          'network-interface/*',
+          'fleet/*',
+          'spot-instances-request/*',
+        ].map((r) => arn('ec2', r)),
+        conditions: { StringEquals: { 'ec2:CreateAction': ['CreateFleet', 'RunInstances'] } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'TerminateOwnedInstances',
+        actions: ['ec2:TerminateInstances'],
+        resources: [arn('ec2', 'instance/*')],
+        conditions: { StringEquals: { [`ec2:ResourceTag/${ownerTagKey}`]: this.ownerTag } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'DescribeInstances',
+        actions: ['ec2:DescribeInstances'],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        sid: 'PassRunnerRole',
+        actions: ['iam:PassRole'],
+        resources: [this.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'CreateSpotServiceLinkedRoles',
+        actions: ['iam:CreateServiceLinkedRole'],
+        resources: [
+          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`,
+          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/ec2fleet.amazonaws.com/AWSServiceRoleForEC2Fleet`,
+        ],
+        conditions: {
+          StringEquals: { 'iam:AWSServiceName': ['spot.amazonaws.com', 'ec2fleet.amazonaws.com'] },
+        },
+      }),
+    ];
+    if (this.amiParameterArns.length > 0) {
+      // EC2 reads the AMI parameter of a `resolve:ssm:` image id with the launching principal's rights.
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'ResolveAmiParameters',
+          actions: ['ssm:GetParameters'],
+          resources: this.amiParameterArns,
+        }),
+      );
+    }
+    statements.forEach((s) => grantee.grantPrincipal.addToPrincipalPolicy(s));
+    acknowledgeLaunchWildcards(grantee.grantPrincipal);
+  }
+}
+
+/** The wildcards of {@link RunnerFleet.grantLaunch}, each with why it is there. */
+function acknowledgeLaunchWildcards(principal: iam.IPrincipal): void {
+  if (!Construct.isConstruct(principal)) return;
+  const resource = (r: string): string => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:${r}]`;
+  const acks: Array<[string, string]> = [
+    [
+      resource('ec2:<AWS::Region>:<AWS::AccountId>:instance/*'),
+      'Instance ids are not known before launch; launching requires the owner tag in the request (aws:RequestTag), tagging is only allowed at launch (ec2:CreateAction), terminating requires the owner tag on the instance (ec2:ResourceTag).',
+    ],
+    [
+      resource('ec2:<AWS::Region>:<AWS::AccountId>:fleet/*'),
+      'The id of an instant fleet is created by the CreateFleet call itself.',
+    ],
+    [
+      resource('ec2:<AWS::Region>:<AWS::AccountId>:volume/*'),
+      'Root volumes are created by the launch; their ids are not known before it.',
+    ],
+    [
+      resource('ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*'),
+      'Network interfaces are created by the launch; their ids are not known before it.',
+    ],
+    [
+      resource('ec2:<AWS::Region>:<AWS::AccountId>:spot-instances-request/*'),
+      'Spot requests are created by the launch; their ids are not known before it.',
+    ],
+    [
+      resource('ec2:<AWS::Region>::image/*'),
+      'The AMI is resolved at launch from an SSM parameter (a newly baked AMI is used without a redeploy).',
+    ],
+    [resource('ec2:<AWS::Region>::snapshot/*'), 'The snapshots behind the AMI change with each baked AMI.'],
+    ['AwsSolutions-IAM5[Resource::*]', 'ec2:DescribeInstances supports no resource-level permissions.'],
+  ];
+  for (const [id, reason] of acks) Validations.of(principal).acknowledge({ id, reason });
+}
+
+/** A VPC with public subnets only and no NAT gateway: nothing costs money while idle. */
+export function defaultRunnerVpc(scope: Construct, id: string): ec2.Vpc {
+  const vpc = new ec2.Vpc(scope, id, {
+    maxAzs: 3,
+    natGateways: 0,
+    subnetConfiguration: [{ name: 'Runners', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
+    // No custom resource to empty the default security group: nothing here uses it.
+    restrictDefaultSecurityGroup: false,
+    // Free, and keeps the runners' DynamoDB traffic (the JIT handoff) off the internet.
+    gatewayEndpoints: { DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } },
+  });
+  Validations.of(vpc).acknowledge({
+    id: 'AwsSolutions-VPC7',
+    reason:
+      'Flow logs cost per GB ingested and the runners accept no inbound traffic; bring your own VPC with flow logs if you need them.',
+  });
+  return vpc;
+}
+
+/**
+ * The runners' subnets in a VPC, and whether they are public (runners then need a public IP). Throws
+ * when the selection is empty or mixes public and private subnets.
+ */
+export function runnerSubnets(
+  vpc: ec2.IVpc,
+  selection: ec2.SubnetSelection | undefined,
+  where: string,
+): { subnetIds: string[]; public: boolean } {
+  const selected = vpc.selectSubnets(selection);
+  if (selected.subnetIds.length === 0)
+    throw new Error(`${where}: subnetSelection selects no subnet of the VPC; select the runners' subnets`);
+  const publicIds = new Set(vpc.publicSubnets.map((s) => s.subnetId));
+  const publicCount = selected.subnetIds.filter((id) => publicIds.has(id)).length;
+  if (publicCount > 0 && publicCount < selected.subnetIds.length)
+    throw new Error(
+      `${where}: subnetSelection mixes public and private subnets; select one type (public subnets give runners a public IP)`,
+    );
+  return { subnetIds: selected.subnetIds, public: publicCount > 0 };
+}
