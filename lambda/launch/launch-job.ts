@@ -108,7 +108,14 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     }),
   ]);
 
-  if (handoff.status === 'fulfilled' && recorded.status === 'fulfilled' && recorded.value) {
+  // A retried record write whose first attempt landed (its answer lost) finds the job launched with
+  // this very instance: that is success, not a lost lease.
+  let recordedOurs = recorded.status === 'fulfilled' && recorded.value;
+  if (recorded.status === 'fulfilled' && !recorded.value) {
+    const job = await deps.store.getJob(key).catch(() => undefined);
+    recordedOurs = job?.status === 'launched' && job.instanceId === instanceId;
+  }
+  if (handoff.status === 'fulfilled' && recordedOurs) {
     log.info('runner launched', {
       runnerName: name,
       market: launch.market,
@@ -123,11 +130,14 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     deleteRegistration(deps, request, scope, jit.value),
     handoff.status === 'fulfilled' ? deps.store.deleteHandoff(instanceArn).catch(() => undefined) : undefined,
   ]);
-  if (recorded.status === 'fulfilled' && !recorded.value) {
+  if (recorded.status === 'fulfilled' && !recordedOurs) {
     log.info('job ended or was taken over during the launch; launch undone', { runnerName: name });
     return { status: 'abandoned', reason: 'job ended or lease lost during launch' };
   }
-  const reason = `JIT handoff or record failed: ${[handoff, recorded].flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : [])).join('; ')}`;
+  const failures = [handoff, recorded].flatMap((r) =>
+    r.status === 'rejected' ? [(r.reason as Error).message] : [],
+  );
+  const reason = `JIT handoff or record failed: ${failures.join('; ')}`;
   if (recorded.status === 'rejected') {
     // The record may not have been written, or written with its answer lost: try both ways back.
     const outcome = await defer(deps, request, reason);
