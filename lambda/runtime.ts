@@ -64,6 +64,7 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
         apiUrl: settings.githubApiUrl,
         appId: settings.githubAppId,
         privateKey: await readSecret(settings.githubPrivateKey, ssm, secrets),
+        onWarning: (message) => logger.warn('GitHub API warning', { message }),
       }),
     ),
     webhookSecret: once(() => readSecret(settings.webhookSecret, ssm, secrets)),

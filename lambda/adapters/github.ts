@@ -39,6 +39,8 @@ export interface GitHubClientOptions {
   /** Refresh an installation token this long before it expires. */
   readonly refreshBeforeExpiryMs?: number;
   readonly now?: () => number;
+  /** Where Octokit's warnings (API deprecations) go. Failed requests are reported by the callers. */
+  readonly onWarning?: (message: string) => void;
 }
 
 const base64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
@@ -72,7 +74,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
   const now = options.now ?? Date.now;
   const refreshMs = options.refreshBeforeExpiryMs ?? 5 * 60_000;
   const privateKey = options.privateKey.replace(/\\n/g, '\n');
-  const octokit = new Octokit({ baseUrl: options.apiUrl, userAgent: 'cdk-ephemeral-runners' });
+  const quiet = () => undefined;
+  // Octokit prints every failed request with console.error: unstructured lines that the callers'
+  // structured logs already cover (retries included).
+  const octokit = new Octokit({
+    baseUrl: options.apiUrl,
+    userAgent: 'cdk-ephemeral-runners',
+    log: { debug: quiet, info: quiet, warn: options.onWarning ?? quiet, error: quiet },
+  });
   const appAuth = createAppAuth({
     appId: options.appId,
     createJwt: async (appId) => mintAppJwt(String(appId), privateKey, Math.floor(now() / 1000)),
