@@ -185,7 +185,7 @@ export class EphemeralRunners extends Construct {
       ownerTag,
       logRetention,
       bakedAmiParameterName: this.image ? (arch) => this.image!.amiParameterName(arch) : undefined,
-      image: this.image,
+      bakedAmiParametersCreated: this.image?.amiParametersCreated,
       extraCaCertificates: github.extraCaCertificates,
       runnerPackage: this.image?.runnerPackage ?? props.image?.runnerPackage,
     });

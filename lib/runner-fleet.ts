@@ -6,7 +6,7 @@ import { Aws, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import type { RunnerArchitecture } from '../lambda/core/runner-config';
 import { INSTANCE_TAGS } from '../lambda/core/state-schema';
 import { runnerBootUserData } from './runner-boot';
@@ -36,10 +36,11 @@ export interface RunnerFleetProps {
    */
   readonly bakedAmiParameterName?: (architecture: RunnerArchitecture) => string;
   /**
-   * The construct that creates the baked AMI parameters; launch templates are created after it.
+   * What creates the baked AMI parameters: launch templates of baked configs are created after it
+   * (and not after the whole pipeline).
    * @default - no image pipeline
    */
-  readonly image?: IConstruct;
+  readonly bakedAmiParametersCreated?: IDependable;
   /**
    * Extra CA certificates (PEM) the boot script trusts.
    * @default - none
@@ -136,7 +137,9 @@ export class RunnerFleet extends Construct {
       Tags.of(template).add(INSTANCE_TAGS.owner, props.ownerTag);
       Tags.of(template).add(INSTANCE_TAGS.config, config.name);
       // The baked AMI's parameter is created by the image construct: it must exist first.
-      if (props.image !== undefined && config.ami.isBaked) template.node.addDependency(props.image);
+      if (props.bakedAmiParametersCreated !== undefined && config.ami.isBaked) {
+        template.node.addDependency(props.bakedAmiParametersCreated);
+      }
       this.launchTemplates[config.name] = template;
     }
   }

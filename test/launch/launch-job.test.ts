@@ -16,7 +16,10 @@ function world(
 ) {
   const terminated: string[] = [];
   const deletedRunners: number[] = [];
-  const record: Partial<JobRecord> = { status: 'launching', leaseOwner: 'me' };
+  const record: { -readonly [K in keyof JobRecord]?: JobRecord[K] } = {
+    status: 'launching',
+    leaseOwner: 'me',
+  };
   let markCalls = 0;
   const store = {
     async putHandoff() {
