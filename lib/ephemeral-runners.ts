@@ -245,7 +245,8 @@ export class EphemeralRunners extends Construct {
     });
     const retry = handlerFunction(this, 'RetryHandler', {
       handler: 'retry',
-      description: 'Retries pending launches and recovers failed deliveries and lost runners, every minute',
+      description:
+        'Every minute: launches the jobs whose launch was deferred, or left behind by a failed webhook',
       environment,
       timeout: Duration.seconds(50),
       memorySize: 512,
