@@ -14,6 +14,7 @@ import { createGitHubClient, GitHubRunners } from './adapters/github';
 import { RunnerConfigSource } from './adapters/runner-config-source';
 import { readSecret } from './adapters/secrets';
 import { StateStore } from './adapters/state-store';
+import type { LaunchDeps } from './launch/launch-job';
 
 /** Everything a handler uses, built once per container. */
 export interface Runtime {
@@ -26,10 +27,20 @@ export interface Runtime {
   github(): Promise<GitHubRunners>;
   /** The webhook secret, fetched on first use. */
   webhookSecret(): Promise<string>;
+  /**
+   * Fetches the webhook secret again, in case it was rotated: at most once a minute, so forged
+   * deliveries cannot turn every request into a secret read. Undefined when it was not refetched.
+   */
+  refreshWebhookSecret(): Promise<string | undefined>;
+  /** The launch path's dependencies, logging to `logger`. */
+  launchDeps(logger: Logger): Promise<LaunchDeps>;
 }
 
 // Timeouts well inside GitHub's delivery budget; the callers' retries handle the rest.
 const requestHandler = { connectionTimeout: 2000, requestTimeout: 5000 };
+
+/** How long a fetched webhook secret is trusted before a failed signature may trigger a refetch. */
+const SECRET_REFRESH_MS = 60_000;
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -52,7 +63,11 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
   const configs = new RunnerConfigSource(ssm, settings.configPath, settings.configCacheMs, (name, problems) =>
     logger.error('runner config ignored: fix the SSM parameter', { parameter: name, problems }),
   );
-  return {
+  const webhookSecret = {
+    value: once(() => readSecret(settings.webhookSecret, ssm, secrets)),
+    at: Date.now(),
+  };
+  const runtime: Runtime = {
     settings,
     logger,
     store: new StateStore(new DynamoDBClient({ requestHandler, maxAttempts: 2 }), settings.stateTable),
@@ -67,6 +82,23 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
         onWarning: (message) => logger.warn('GitHub API warning', { message }),
       }),
     ),
-    webhookSecret: once(() => readSecret(settings.webhookSecret, ssm, secrets)),
+    webhookSecret: () => webhookSecret.value(),
+    async refreshWebhookSecret() {
+      if (Date.now() - webhookSecret.at < SECRET_REFRESH_MS) return undefined;
+      webhookSecret.value = once(() => readSecret(settings.webhookSecret, ssm, secrets));
+      webhookSecret.at = Date.now();
+      return webhookSecret.value();
+    },
+    launchDeps: async (log) => ({
+      github: await runtime.github(),
+      ec2: runtime.ec2,
+      store: runtime.store,
+      logger: log,
+      runnerScope: settings.runnerScope,
+      runnerGroupId: settings.runnerGroupId,
+      instanceArnPrefix: settings.instanceArnPrefix,
+      ownerTag: settings.ownerTag,
+    }),
   };
+  return runtime;
 }

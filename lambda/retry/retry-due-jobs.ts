@@ -8,7 +8,6 @@ import { formatJobKey } from '../core/job-key';
 import { LAUNCH_LEASE_MS, pastDeadline } from '../core/job-status';
 import { JobRecord } from '../adapters/state-store';
 import { launchJob } from '../launch/launch-job';
-import { launchSettings } from '../webhook/handle-delivery';
 import { Runtime } from '../runtime';
 
 /** What one run did, for its log line and the tests. */
@@ -89,17 +88,14 @@ async function retryOne(
     log.error('job given up: its runner config was removed', { configName: job.configName });
     return 'expired';
   }
-  const outcome = await launchJob(
-    { ...launchSettings(runtime), github: await runtime.github(), logger: log },
-    {
-      key: job.key,
-      repository: job.repository,
-      installationId: job.installationId,
-      config,
-      launchAttempt: job.launchAttempts,
-      leaseOwner,
-      deadline,
-    },
-  );
+  const outcome = await launchJob(await runtime.launchDeps(log), {
+    key: job.key,
+    repository: job.repository,
+    installationId: job.installationId,
+    config,
+    launchAttempt: job.launchAttempts,
+    leaseOwner,
+    deadline,
+  });
   return outcome.status === 'launched' ? 'launched' : outcome.status === 'deferred' ? 'deferred' : 'skipped';
 }

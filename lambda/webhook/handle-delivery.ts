@@ -44,8 +44,7 @@ export async function handleDelivery(
     const delivery = readDelivery(request);
     log.appendKeys({ deliveryId: delivery.deliveryId, event: delivery.event });
     if (!delivery.signature) throw new RequestError(401, 'missing X-Hub-Signature-256 header');
-    const secret = await runtime.webhookSecret();
-    if (!(await verify(secret, delivery.body, delivery.signature).catch(() => false))) {
+    if (!(await signatureMatches(runtime, delivery.body, delivery.signature))) {
       throw new RequestError(401, 'signature does not match: check the webhook secret');
     }
 
@@ -107,6 +106,14 @@ export async function handleDelivery(
   }
 }
 
+/** Verifies the HMAC; on a mismatch, once the cached secret is a minute old, rereads it (rotation). */
+async function signatureMatches(runtime: Runtime, body: string, signature: string): Promise<boolean> {
+  const check = (secret: string) => verify(secret, body, signature).catch(() => false);
+  if (await check(await runtime.webhookSecret())) return true;
+  const fresh = await runtime.refreshWebhookSecret();
+  return fresh !== undefined && (await check(fresh));
+}
+
 async function queuedOrWaiting(
   runtime: Runtime,
   log: Runtime['logger'],
@@ -154,18 +161,15 @@ async function queuedOrWaiting(
     log.info('duplicate queued delivery: the job is already claimed');
     return respond(200, { message: 'already claimed' });
   }
-  const outcome = await launchJob(
-    { ...launchSettings(runtime), github: await runtime.github(), logger: log },
-    {
-      key,
-      repository: job.repository,
-      installationId: job.installationId,
-      config,
-      launchAttempt: 1,
-      leaseOwner,
-      deadline,
-    },
-  );
+  const outcome = await launchJob(await runtime.launchDeps(log), {
+    key,
+    repository: job.repository,
+    installationId: job.installationId,
+    config,
+    launchAttempt: 1,
+    leaseOwner,
+    deadline,
+  });
   if (outcome.status === 'launched') {
     return respond(200, {
       message: 'runner launched',
@@ -174,16 +178,4 @@ async function queuedOrWaiting(
     });
   }
   return respond(202, { message: `launch ${outcome.status}`, reason: outcome.reason });
-}
-
-/** The parts of the launch dependencies that come straight from the runtime. */
-export function launchSettings(runtime: Runtime) {
-  return {
-    ec2: runtime.ec2,
-    store: runtime.store,
-    runnerScope: runtime.settings.runnerScope,
-    runnerGroupId: runtime.settings.runnerGroupId,
-    instanceArnPrefix: runtime.settings.instanceArnPrefix,
-    ownerTag: runtime.settings.ownerTag,
-  };
 }
