@@ -100,3 +100,28 @@ export function classifyAwsFailure(error: unknown): CallFailure {
   }
   return { retryable: false, kind: 'rejected', code: name };
 }
+
+/**
+ * What an administrator should check when GitHub refuses to register a runner: the answer to a
+ * job that stays pending with a 4xx from generate-jitconfig.
+ */
+export function gitHubRejectionHint(status: string, runnerScope: 'org' | 'repo'): string {
+  switch (status) {
+    case '401':
+      return 'GitHub rejected the app credentials: check the app id and that the private key belongs to that app';
+    case '403':
+      return runnerScope === 'org'
+        ? 'the GitHub App lacks the organization permission "Self-hosted runners: Read and write"'
+        : 'the GitHub App lacks the repository permission "Administration: Read and write"';
+    case '404':
+      return runnerScope === 'org'
+        ? 'no organization runners here: the owner may be a user account (use runnerScope "repo"), or the app is not installed on it'
+        : 'the GitHub App is not installed on this repository';
+    case '409':
+      return 'a runner with this name already exists; the next attempt uses a new name';
+    case '422':
+      return 'GitHub refused the registration: check the runner group id (github.runnerGroupId) and the labels';
+    default:
+      return `GitHub answered ${status}`;
+  }
+}

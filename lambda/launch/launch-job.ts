@@ -6,7 +6,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { nextPendingAttemptAt } from '../core/backoff';
-import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure';
+import { classifyAwsFailure, classifyGitHubFailure, gitHubRejectionHint } from '../core/call-failure';
 import { formatJobKey, JobKey } from '../core/job-key';
 import { classifyFleetErrors, firstMarket, Market, nextLaunchStep } from '../core/launch-decision';
 import { StoredRunnerConfig } from '../core/runner-config';
@@ -14,7 +14,7 @@ import { fleetClientToken, runnerName } from '../core/runner-name';
 import { INSTANCE_TAGS } from '../core/state-schema';
 import { Ec2Launcher } from '../adapters/ec2-launcher';
 import { GitHubRunners, JitRunner, RunnerScope } from '../adapters/github';
-import { withRetry } from '../adapters/retrying';
+import { CallFailedError, withRetry } from '../adapters/retrying';
 import { StateStore } from '../adapters/state-store';
 
 /** What a launch needs from its surroundings. */
@@ -72,22 +72,39 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
       : splitRepository(request.repository);
   const retry = { deadline: request.deadline, now, sleep: deps.sleep };
 
-  const [jit, fleet] = await Promise.allSettled([
+  const register = () =>
     withRetry(
       () =>
         deps.github.generateJitConfig(request.installationId, scope, name, config.labels, deps.runnerGroupId),
       { ...retry, classify: classifyGitHubFailure },
-    ),
-    launchInstance(deps, request, name),
-  ]);
+    );
+  // The first attempt races GitHub's delivery timeout, so registration and launch run in parallel.
+  // Retries are not in a hurry: they register first, so a registration GitHub keeps refusing (a
+  // missing permission, say) does not cost an instance launched and terminated every retry.
+  const [jit, fleet] =
+    request.launchAttempt === 1
+      ? await Promise.allSettled([register(), launchInstance(deps, request, name)])
+      : await registerThenLaunch(register, () => launchInstance(deps, request, name));
 
   if (jit.status === 'rejected' || fleet.status === 'rejected') {
+    if (
+      jit.status === 'rejected' &&
+      jit.reason instanceof CallFailedError &&
+      jit.reason.failure.kind === 'rejected'
+    ) {
+      log.error('GitHub refused to register the runner', {
+        hint: gitHubRejectionHint(jit.reason.failure.code, deps.runnerScope),
+        error: jit.reason.message,
+      });
+    }
     const undo: Promise<unknown>[] = [];
     if (jit.status === 'fulfilled') undo.push(deleteRegistration(deps, request, scope, jit.value));
     if (fleet.status === 'fulfilled') undo.push(terminate(deps, fleet.value.instanceId));
     await Promise.all(undo);
     const reasons = [jit, fleet].flatMap((r, i) =>
-      r.status === 'rejected' ? [`${i === 0 ? 'GitHub' : 'EC2'}: ${(r.reason as Error).message}`] : [],
+      r.status === 'rejected' && !(r.reason instanceof NotAttempted)
+        ? [`${i === 0 ? 'GitHub' : 'EC2'}: ${(r.reason as Error).message}`]
+        : [],
     );
     return defer(deps, request, reasons.join('; '));
   }
@@ -153,6 +170,20 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
   return reopened
     ? { status: 'deferred', reason }
     : { status: 'abandoned', reason: 'job ended or lease lost during launch' };
+}
+
+/** The launch a failed registration made pointless. */
+class NotAttempted extends Error {}
+
+/** Registration, then (only if it succeeded) the launch; settled like Promise.allSettled. */
+async function registerThenLaunch<J, F>(
+  register: () => Promise<J>,
+  launch: () => Promise<F>,
+): Promise<[PromiseSettledResult<J>, PromiseSettledResult<F>]> {
+  const [jit] = await Promise.allSettled([register()]);
+  if (jit.status === 'rejected') return [jit, { status: 'rejected', reason: new NotAttempted() }];
+  const [fleet] = await Promise.allSettled([launch()]);
+  return [jit, fleet];
 }
 
 function splitRepository(repository: string): RunnerScope {

@@ -1,4 +1,8 @@
-import { classifyAwsFailure, classifyGitHubFailure } from '../../lambda/core/call-failure';
+import {
+  classifyAwsFailure,
+  classifyGitHubFailure,
+  gitHubRejectionHint,
+} from '../../lambda/core/call-failure';
 
 const gh = (status: number, headers: Record<string, string> = {}, message = '') =>
   Object.assign(new Error(message), { status, response: { headers } });
@@ -45,5 +49,19 @@ describe('classifyAwsFailure', () => {
     [{ name: 'Error', code: 'ECONNRESET', message: 'socket hang up' }, true, 'network'],
   ])('%j', (error, retryable, kind) => {
     expect(classifyAwsFailure(error)).toMatchObject({ retryable, kind });
+  });
+});
+
+describe('gitHubRejectionHint', () => {
+  test.each([
+    ['403', 'org', /Self-hosted runners: Read and write/],
+    ['403', 'repo', /Administration: Read and write/],
+    ['404', 'org', /user account.*runnerScope "repo"/],
+    ['404', 'repo', /not installed/],
+    ['401', 'org', /private key/],
+    ['422', 'org', /runnerGroupId/],
+    ['418', 'repo', /answered 418/],
+  ] as const)('%s at %s scope', (status, scope, hint) => {
+    expect(gitHubRejectionHint(status, scope)).toMatch(hint);
   });
 });

@@ -185,3 +185,24 @@ test('installation tokens are reused across deliveries, and every app JWT carrie
   expect(cloud.github.callCount('generateJitConfigOrg', 201)).toBe(2);
   expect(cloud.github.jwtsWithoutJti).toBe(0);
 });
+
+test('an app without the runner permission: the job waits, and the log says which permission to grant', async () => {
+  const unprivileged = await startLocalCloud({ installationPermissions: { metadata: 'read' } });
+  const capture = captureOutput();
+  try {
+    const h = loadHandlers(unprivileged.env);
+    const res = await h.webhook(await apiGatewayEvent(unprivileged, workflowJobPayload({ jobId: 1 })));
+    expect(res.statusCode).toBe(202);
+    expect(unprivileged.ec2.instances().filter((i) => i.state !== 'terminated')).toHaveLength(0);
+    const line = capture
+      .text()
+      .split('\n')
+      .find((l) => l.includes('GitHub refused to register the runner'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!).hint).toMatch(/Self-hosted runners: Read and write/);
+  } finally {
+    capture.stop();
+    await unprivileged.stop();
+    Object.assign(process.env, cloud.env);
+  }
+});

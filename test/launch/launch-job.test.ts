@@ -12,8 +12,14 @@ import { testConfig } from '../local-cloud/local-cloud';
 const key = { host: 'github.com', jobId: 9, runAttempt: 1 };
 
 function world(
-  faults: { markThrowsAfterWrite?: boolean; handoffFails?: boolean; markRefused?: boolean } = {},
+  faults: {
+    markThrowsAfterWrite?: boolean;
+    handoffFails?: boolean;
+    markRefused?: boolean;
+    githubRefuses?: boolean;
+  } = {},
 ) {
+  const launched: string[] = [];
   const terminated: string[] = [];
   const deletedRunners: number[] = [];
   const record: { -readonly [K in keyof JobRecord]?: JobRecord[K] } = {
@@ -54,6 +60,11 @@ function world(
   };
   const github: GitHubRunners = {
     async generateJitConfig() {
+      if (faults.githubRefuses)
+        throw Object.assign(new Error('Resource not accessible by integration'), {
+          status: 403,
+          response: { headers: {} },
+        });
       return { runnerId: 77, encodedJitConfig: 'JIT' };
     },
     async deleteRunner(_i, _s, id) {
@@ -62,6 +73,7 @@ function world(
   };
   const ec2 = {
     async launch() {
+      launched.push('i-1');
       return { launched: true as const, instanceId: 'i-1' };
     },
     async terminate(ids: readonly string[]) {
@@ -79,17 +91,17 @@ function world(
     ownerTag: 'o',
     sleep: async () => undefined,
   };
-  const run = () =>
+  const run = (launchAttempt = 1) =>
     launchJob(deps, {
       key,
       repository: 'acme/app',
       installationId: 1,
       config: testConfig(),
-      launchAttempt: 1,
+      launchAttempt,
       leaseOwner: 'me',
       deadline: Date.now() + 5000,
     });
-  return { run, record, terminated, deletedRunners };
+  return { run, record, launched, terminated, deletedRunners };
 }
 
 test('a record write that landed but lost its answer is a launch, not an undo', async () => {
@@ -116,4 +128,18 @@ test('a job that ended during the launch: everything undone, nothing reopened', 
   expect(w.terminated).toEqual(['i-1']);
   expect(w.deletedRunners).toEqual([77]);
   expect(w.record.status).toBe('completed');
+});
+
+test('a first attempt launches while it registers; a retry registers first and launches nothing if GitHub refuses', async () => {
+  const first = world({ githubRefuses: true });
+  expect(await first.run(1)).toMatchObject({ status: 'deferred' });
+  expect(first.launched).toEqual(['i-1']); // in parallel, for speed
+  expect(first.terminated).toEqual(['i-1']); // and undone
+
+  const retry = world({ githubRefuses: true });
+  const outcome = await retry.run(2);
+  expect(outcome).toMatchObject({ status: 'deferred' });
+  expect(outcome.status === 'deferred' && outcome.reason).toMatch(/^GitHub: rejected \(403\)/);
+  expect(retry.launched).toEqual([]);
+  expect(retry.record.status).toBe('pending');
 });

@@ -8,7 +8,7 @@ import { StoredRunnerConfig } from '../../lambda/core/runner-config';
 import { AwsJsonEmulator } from './aws-json-emulator';
 import { createStateTable, LocalDynamo, startDynamo } from './dynamodb';
 import { Ec2Emulator } from './ec2-emulator';
-import { GitHubEmulator } from './github-emulator';
+import { GitHubEmulator, type Permissions } from './github-emulator';
 
 /** Options of one local cloud. */
 export interface LocalCloudOptions {
@@ -19,6 +19,8 @@ export interface LocalCloudOptions {
   readonly allowedOwners?: string[];
   readonly allowedRepositories?: string[];
   readonly deliveryBudgetMs?: number;
+  /** The permissions granted to the app's installation. @default what the runners need */
+  readonly installationPermissions?: Permissions;
 }
 
 /** A running local cloud. */
@@ -79,6 +81,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     appId: APP_ID,
     account: OWNER,
     accountType: 'Organization',
+    permissions: options.installationPermissions,
   });
   const webhookSecret = `whsec-${Math.random().toString(36).slice(2)}`;
   const keyArn = aws.putSecret('github-app-key', privateKeyPem);
