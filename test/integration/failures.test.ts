@@ -52,6 +52,16 @@ const makeDue = (jobId: number) =>
       ExpressionAttributeValues: { ':due': { N: String(Date.now() - 1) } },
     }),
   );
+/** A job as the webhook would have claimed it. */
+const jobRecord = (jobId: number, deliveryId: string) => ({
+  key: key(jobId),
+  runId: 1,
+  repository: 'acme/app',
+  installationId: cloud.installationId,
+  labels: ['self-hosted'],
+  configName: 'linux',
+  deliveryId,
+});
 const retry = () => handlers.retry({}, { getRemainingTimeInMillis: () => 60_000 });
 
 test('GitHub 5xx and a secondary rate limit are retried inside the budget', async () => {
@@ -113,15 +123,7 @@ test('a quota error defers the job and says so loudly', async () => {
 
 test('a webhook that died mid-launch is recovered by the retry once its lease expires', async () => {
   const jobId = newJobId();
-  const job = {
-    key: key(jobId),
-    runId: 1,
-    repository: 'acme/app',
-    installationId: cloud.installationId,
-    labels: ['self-hosted'],
-    configName: 'linux',
-    deliveryId: 'crashed',
-  };
+  const job = jobRecord(jobId, 'crashed');
   // Claimed 2 minutes ago by an owner that never came back.
   expect(await store.claimJob(job, 'dead-owner', Date.now() - 120_000, 90_000)).toBe(true);
   const summary = await retry();
@@ -136,15 +138,7 @@ test('a webhook that died mid-launch is recovered by the retry once its lease ex
 
 test('a job pending past its deadline is given up, not launched', async () => {
   const jobId = newJobId();
-  const job = {
-    key: key(jobId),
-    runId: 1,
-    repository: 'acme/app',
-    installationId: cloud.installationId,
-    labels: ['self-hosted'],
-    configName: 'linux',
-    deliveryId: 'old',
-  };
+  const job = jobRecord(jobId, 'old');
   const dayAgo = Date.now() - 25 * 3600_000;
   await store.claimJob(job, 'o', dayAgo, 90_000);
   await store.deferJob(key(jobId), 'o', 'capacity', dayAgo + 60_000);
