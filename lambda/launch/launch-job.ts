@@ -280,7 +280,7 @@ async function defer(deps: LaunchDeps, request: LaunchRequest, reason: string): 
 
 async function terminate(deps: LaunchDeps, instanceId: string): Promise<void> {
   await withRetry(() => deps.ec2.terminate([instanceId]), {
-    deadline: Date.now() + 5000,
+    deadline: (deps.now ?? Date.now)() + 5000,
     classify: classifyAwsFailure,
     sleep: deps.sleep,
   }).catch((e: Error) =>
@@ -299,7 +299,7 @@ async function deleteRegistration(
   jit: JitRunner,
 ): Promise<void> {
   await withRetry(() => deps.github.deleteRunner(request.installationId, scope, jit.runnerId), {
-    deadline: Date.now() + 5000,
+    deadline: (deps.now ?? Date.now)() + 5000,
     classify: classifyGitHubFailure,
     sleep: deps.sleep,
   }).catch((e: Error) =>

@@ -20,7 +20,7 @@ export interface RetrySummary {
 }
 
 /** Bounds of one run. */
-export interface RetryOptions {
+export interface RetryRunOptions {
   /** Epoch ms by which the run must have stopped starting work. */
   readonly stopBy: number;
   /** Longest a single launch may take. */
@@ -31,7 +31,7 @@ export interface RetryOptions {
 }
 
 /** Retries every due job once; returns what happened. */
-export async function retryDueJobs(runtime: Runtime, options: RetryOptions): Promise<RetrySummary> {
+export async function retryDueJobs(runtime: Runtime, options: RetryRunOptions): Promise<RetrySummary> {
   const now = options.now ?? Date.now;
   const summary: RetrySummary = { due: 0, launched: 0, deferred: 0, expired: 0, skipped: 0 };
   const concurrency = options.concurrency ?? 10;

@@ -4,16 +4,10 @@ import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { ENV } from '../../lambda/core/settings';
 import { storedConfigProblems, type StoredRunnerConfig } from '../../lambda/core/runner-config';
-import {
-  INSTANCE_TAGS,
-  PARTITION_KEY,
-  PENDING_INDEX,
-  PENDING_INDEX_PARTITION_KEY,
-  PENDING_INDEX_SORT_KEY,
-  TTL_ATTRIBUTE,
-} from '../../lambda/core/state-schema';
+import { INSTANCE_TAGS, TTL_ATTRIBUTE } from '../../lambda/core/state-schema';
 import { EphemeralRunners, GitHubSecret } from '../../lib';
 import { runnersProps, synthRunners } from './support';
+import { STATE_TABLE_KEYS } from '../local-cloud/dynamodb';
 
 /** Renders a CloudFormation string expression with `<LogicalId>` / `<LogicalId.Attr>` for references. */
 function render(value: unknown): string {
@@ -115,22 +109,9 @@ describe('EphemeralRunners with the defaults', () => {
         DeletionProtectionEnabled: true,
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
-        KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
-        AttributeDefinitions: Match.arrayWith([
-          { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-          { AttributeName: PENDING_INDEX_PARTITION_KEY, AttributeType: 'S' },
-          { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'N' },
-        ]),
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: PENDING_INDEX,
-            KeySchema: [
-              { AttributeName: PENDING_INDEX_PARTITION_KEY, KeyType: 'HASH' },
-              { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        KeySchema: STATE_TABLE_KEYS.KeySchema,
+        AttributeDefinitions: Match.arrayWith([...STATE_TABLE_KEYS.AttributeDefinitions]),
+        GlobalSecondaryIndexes: STATE_TABLE_KEYS.GlobalSecondaryIndexes,
       },
     });
   });

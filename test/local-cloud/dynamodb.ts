@@ -45,28 +45,41 @@ export async function startDynamo(): Promise<LocalDynamo> {
   };
 }
 
-/** Creates the state table as the construct defines it: `pk` only, the sparse pending index. */
+/**
+ * The state table's keys and index, as the construct must synthesize them (the construct tests
+ * assert the template against this) and as dynalite gets them here: the local table is the deployed one.
+ */
+export const STATE_TABLE_KEYS = {
+  AttributeDefinitions: [
+    { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+    { AttributeName: PENDING_INDEX_PARTITION_KEY, AttributeType: 'S' },
+    { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'N' },
+  ],
+  KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: PENDING_INDEX,
+      KeySchema: [
+        { AttributeName: PENDING_INDEX_PARTITION_KEY, KeyType: 'HASH' },
+        { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+  ],
+} as const;
+
+/** Creates the state table with {@link STATE_TABLE_KEYS}. */
 export async function createStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-        { AttributeName: PENDING_INDEX_PARTITION_KEY, AttributeType: 'S' },
-        { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'N' },
-      ],
-      KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: PENDING_INDEX,
-          KeySchema: [
-            { AttributeName: PENDING_INDEX_PARTITION_KEY, KeyType: 'HASH' },
-            { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
+      AttributeDefinitions: [...STATE_TABLE_KEYS.AttributeDefinitions],
+      KeySchema: [...STATE_TABLE_KEYS.KeySchema],
+      GlobalSecondaryIndexes: STATE_TABLE_KEYS.GlobalSecondaryIndexes.map((g) => ({
+        ...g,
+        KeySchema: [...g.KeySchema],
+      })),
     }),
   );
 }
