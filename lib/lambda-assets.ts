@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 /** The handlers `npm run build` bundles from `lambda/<name>/index.ts`. */
-export type HandlerName = 'webhook' | 'retry';
+export type HandlerName = 'webhook' | 'retry' | 'reconcile';
 
 /**
  * The directory holding the bundle `index.js` of a handler. From the compiled library

@@ -37,6 +37,12 @@ export const ENV = {
   instanceArnPrefix: 'INSTANCE_ARN_PREFIX',
   /** Value of the owner tag on every instance this deployment launches. */
   ownerTag: 'RUNNER_OWNER_TAG',
+  /** Seconds a launched runner may take to come online before the reconciler replaces it. */
+  bootTimeoutSeconds: 'BOOT_TIMEOUT_SECONDS',
+  /** Seconds a runner may sit online without a job (counted from its launch) before it is reaped. */
+  idleTimeoutSeconds: 'IDLE_TIMEOUT_SECONDS',
+  /** Longest one GitHub request may take, in milliseconds, before it is aborted (the caller's deadline may cut it shorter). */
+  githubRequestTimeoutMs: 'GITHUB_REQUEST_TIMEOUT_MS',
 } as const;
 
 /** Where a secret value lives. */
@@ -64,6 +70,9 @@ export interface Settings {
   readonly pendingDeadlineMs: number;
   readonly instanceArnPrefix: string;
   readonly ownerTag: string;
+  readonly bootTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly githubRequestTimeoutMs: number;
 }
 
 /** Thrown when the environment is not what the construct sets: a deployment error, not a request error. */
@@ -160,6 +169,9 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     pendingDeadlineMs: number(ENV.pendingDeadlineMinutes, 24 * 60) * 60_000,
     instanceArnPrefix: required(ENV.instanceArnPrefix),
     ownerTag: required(ENV.ownerTag),
+    bootTimeoutMs: number(ENV.bootTimeoutSeconds, 600) * 1000,
+    idleTimeoutMs: number(ENV.idleTimeoutSeconds, 600) * 1000,
+    githubRequestTimeoutMs: number(ENV.githubRequestTimeoutMs, 5000),
   };
   if (problems.length > 0) {
     throw new SettingsError(`invalid Lambda environment (the construct sets these): ${problems.join('; ')}`);

@@ -19,6 +19,19 @@ export const PENDING_INDEX_VALUE = 'pending';
 export const PENDING_INDEX_SORT_KEY = 'nextAttemptAt';
 
 /**
+ * Sparse global secondary index of the job records that are not final (the reconciler's list of
+ * what we believe is live). Its partition key is present, with {@link LIVE_INDEX_VALUE}, from the
+ * claim (or `waiting`) until the record becomes final.
+ */
+export const LIVE_INDEX = 'live';
+/** Partition key of {@link LIVE_INDEX}. */
+export const LIVE_INDEX_PARTITION_KEY = 'livePk';
+/** The one value of {@link LIVE_INDEX_PARTITION_KEY}. */
+export const LIVE_INDEX_VALUE = 'live';
+/** Sort key of {@link LIVE_INDEX}: when the record was created (epoch ms, number). */
+export const LIVE_INDEX_SORT_KEY = 'createdAt';
+
+/**
  * Attribute of a JIT handoff item holding the runner's encoded JIT config. The item's partition key is
  * the instance's ARN (`arn:{partition}:ec2:{region}:{account}:instance/{id}`), exactly the value of the
  * `ec2:SourceInstanceARN` key in the instance's credentials, so that an IAM condition on

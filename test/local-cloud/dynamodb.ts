@@ -5,6 +5,9 @@
 import { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  LIVE_INDEX,
+  LIVE_INDEX_PARTITION_KEY,
+  LIVE_INDEX_SORT_KEY,
   PARTITION_KEY,
   PENDING_INDEX,
   PENDING_INDEX_PARTITION_KEY,
@@ -54,6 +57,8 @@ export const STATE_TABLE_KEYS = {
     { AttributeName: PARTITION_KEY, AttributeType: 'S' },
     { AttributeName: PENDING_INDEX_PARTITION_KEY, AttributeType: 'S' },
     { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'N' },
+    { AttributeName: LIVE_INDEX_PARTITION_KEY, AttributeType: 'S' },
+    { AttributeName: LIVE_INDEX_SORT_KEY, AttributeType: 'N' },
   ],
   KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
   GlobalSecondaryIndexes: [
@@ -62,6 +67,14 @@ export const STATE_TABLE_KEYS = {
       KeySchema: [
         { AttributeName: PENDING_INDEX_PARTITION_KEY, KeyType: 'HASH' },
         { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+    {
+      IndexName: LIVE_INDEX,
+      KeySchema: [
+        { AttributeName: LIVE_INDEX_PARTITION_KEY, KeyType: 'HASH' },
+        { AttributeName: LIVE_INDEX_SORT_KEY, KeyType: 'RANGE' },
       ],
       Projection: { ProjectionType: 'ALL' },
     },
