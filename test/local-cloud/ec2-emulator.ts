@@ -4,6 +4,7 @@
 import { randomUUID } from 'crypto';
 import { IncomingMessage, ServerResponse } from 'http';
 import { delay, FaultPlan, LocalServer, startLocalServer } from './emulator-server';
+import { StateChangeEvent } from './ec2-events';
 import { createFleet } from './ec2-fleet';
 import {
   createTags,
@@ -23,6 +24,7 @@ import {
 } from './ec2-query-protocol';
 
 export type { EmulatedInstance, InstanceStateName } from './ec2-instances';
+export type { StateChangeEvent } from './ec2-events';
 
 /** Options for {@link Ec2Emulator.start}. */
 export interface Ec2EmulatorOptions {
@@ -30,6 +32,16 @@ export interface Ec2EmulatorOptions {
   readonly region?: string;
   /** Seed of the throttling PRNG, so a throttled run can be replayed. @default 1 */
   readonly seed?: number;
+  /**
+   * The state CreateFleet leaves new instances in. `'running'` collapses EC2's transitions: a launch
+   * passes through `pending` to `running`, and a shutdown through `shutting-down` to `terminated`, at
+   * once (each state still emits its event). `'pending'` makes the lifecycle manual: instances stay
+   * `pending` until {@link Ec2Emulator.markRunning} and `shutting-down` until
+   * {@link Ec2Emulator.finishShutdown} or {@link Ec2Emulator.completeShutdowns}, so tests can act
+   * while EC2 would still be booting or shutting an instance down.
+   * @default 'running'
+   */
+  readonly launchState?: 'pending' | 'running';
 }
 
 /** One request the emulator received, in arrival order. */
@@ -55,7 +67,9 @@ const ACTIONS: Record<string, ActionHandler> = {
  * An in-memory EC2 region behind a loopback HTTP server.
  *
  * Implements CreateFleet (`Type=instant` only), DescribeInstances, TerminateInstances and
- * CreateTags. Every request is recorded in {@link Ec2Emulator.calls}, including failed ones.
+ * CreateTags. Every request is recorded in {@link Ec2Emulator.calls}, including failed ones. Every
+ * instance state change emits an EventBridge `EC2 Instance State-change Notification`, which the
+ * test collects with {@link Ec2Emulator.takeEvents}.
  *
  * @example
  * const ec2 = await Ec2Emulator.start();
@@ -64,7 +78,7 @@ const ACTIONS: Record<string, ActionHandler> = {
 export class Ec2Emulator {
   /** Starts an emulator on 127.0.0.1 on a free port. */
   static async start(options: Ec2EmulatorOptions = {}): Promise<Ec2Emulator> {
-    const world = new Ec2World(options.region ?? 'us-east-1');
+    const world = new Ec2World(options.region ?? 'us-east-1', options.launchState ?? 'running');
     const faults = new FaultPlan({ code: 'RequestLimitExceeded', status: 503 }, options.seed ?? 1);
     const calls: Ec2Call[] = [];
     const server = await startLocalServer((req, body, res) => handle(world, faults, calls, req, body, res));
@@ -158,20 +172,91 @@ export class Ec2Emulator {
     this.faults.latencyMs = ms;
   }
 
-  /** Snapshots of every instance ever launched (terminated ones stay, as EC2 shows them for a while). */
+  /**
+   * Snapshots of every instance launched, in launch order. Terminated ones stay, as EC2 lists them
+   * for about an hour, until {@link forgetTerminated}.
+   */
   instances(): EmulatedInstance[] {
     return [...this.world.instances.values()].map((i) => ({ ...i, tags: { ...i.tags } }));
   }
 
   /**
    * Changes an instance's state from outside, e.g. a spot interruption:
-   * `setInstanceState(id, 'terminated', 'Server.SpotInstanceTermination')`.
+   * `setInstanceState(id, 'terminated', 'Server.SpotInstanceTermination')`. Sets the state reason
+   * to `reasonCode` (none when omitted) and emits one event if the state changed; no intermediate
+   * states are passed through.
    */
   setInstanceState(instanceId: string, state: InstanceStateName, reasonCode?: string): void {
-    const instance = this.world.instances.get(instanceId);
-    if (!instance) throw new Error(`no emulated instance ${instanceId}`);
-    instance.state = state;
+    const instance = this.instance(instanceId, 'setInstanceState');
+    this.world.transition(instance, state);
     instance.stateReasonCode = reasonCode;
+  }
+
+  /** Moves a `pending` instance to `running` (the boot finished), emitting its `running` event. */
+  markRunning(instanceId: string): void {
+    this.world.transition(this.instance(instanceId, 'markRunning', 'pending'), 'running');
+  }
+
+  /** Moves a `shutting-down` instance to `terminated`, emitting its `terminated` event. */
+  finishShutdown(instanceId: string): void {
+    this.world.transition(this.instance(instanceId, 'finishShutdown', 'shutting-down'), 'terminated');
+  }
+
+  /**
+   * Moves every `shutting-down` instance to `terminated`, in launch order.
+   * @returns the ids of the instances it terminated
+   */
+  completeShutdowns(): string[] {
+    const shuttingDown = [...this.world.instances.values()].filter((i) => i.state === 'shutting-down');
+    for (const instance of shuttingDown) this.world.transition(instance, 'terminated');
+    return shuttingDown.map((i) => i.instanceId);
+  }
+
+  /**
+   * The OS of a `running` instance shut itself down (`shutdown -h`, `poweroff`) and its shutdown
+   * behaviour is `terminate`, as a runner's launch template sets it: `shutting-down` with state
+   * reason `Client.InstanceInitiatedShutdown`, then `terminated` (at once, unless the lifecycle is
+   * manual: then it waits for {@link finishShutdown} or {@link completeShutdowns} like a
+   * TerminateInstances call).
+   */
+  shutdownFromInstance(instanceId: string): void {
+    const instance = this.instance(instanceId, 'shutdownFromInstance', 'running');
+    this.world.beginShutdown(instance, 'Client.InstanceInitiatedShutdown');
+  }
+
+  /**
+   * Removes and returns the state-change events emitted since the last call, in emission order.
+   * Real EventBridge delivery is unordered and at least once: see {@link StateChangeEvent}.
+   */
+  takeEvents(): StateChangeEvent[] {
+    return this.world.outbox.take();
+  }
+
+  /**
+   * Drops every `terminated` instance from the world, as EC2 does about an hour after termination:
+   * DescribeInstances stops listing them and their ids become `InvalidInstanceID.NotFound`.
+   * @returns the ids it dropped
+   */
+  forgetTerminated(): string[] {
+    const ids = [...this.world.instances.values()]
+      .filter((i) => i.state === 'terminated')
+      .map((i) => i.instanceId);
+    this.world.forget(ids);
+    return ids;
+  }
+
+  /** The live instance `instanceId`, which `method` needs to be in state `expected` (if given). */
+  private instance(instanceId: string, method: string, expected?: InstanceStateName): EmulatedInstance {
+    const instance = this.world.instances.get(instanceId);
+    if (!instance) throw new Error(`${method}: no emulated instance ${instanceId}`);
+    if (expected !== undefined && instance.state !== expected) {
+      const hint = expected === 'running' ? '' : " (start the emulator with launchState: 'pending')";
+      throw new Error(
+        `${method}: instance ${instanceId} is ${instance.state}, not ${expected}; ` +
+          `${method} moves only ${expected} instances${hint}`,
+      );
+    }
+    return instance;
   }
 }
 

@@ -348,14 +348,14 @@ function launchInstance(
   ctx: { fleetId: string; reservationId: string; clientToken?: string; tags: Record<string, string> },
 ): EmulatedInstance {
   const instanceId = world.newId('i');
-  const n = world.instances.size + 1;
+  const n = world.launchCount + 1; // not instances.size: forgotten instances keep their addresses
   const instance: EmulatedInstance = {
     instanceId,
     instanceType: pool.instanceType,
     subnetId: pool.subnetId,
     availabilityZone: pool.availabilityZone,
     market: lifecycle,
-    state: 'running',
+    state: 'pending', // addInstance emits the launch events and moves it on unless the lifecycle is manual
     // EC2 adds these aws: tags to fleet-launched instances; user tags come first.
     tags: {
       ...ctx.tags,
@@ -373,6 +373,6 @@ function launchInstance(
     imageId: 'ami-00000000000000e01',
     privateIpAddress: `10.0.${Math.floor(n / 250) % 250}.${(n % 250) + 4}`,
   };
-  world.instances.set(instanceId, instance);
+  world.addInstance(instance);
   return instance;
 }

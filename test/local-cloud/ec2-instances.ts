@@ -2,7 +2,9 @@
 // change it: DescribeInstances, TerminateInstances, CreateTags. CreateFleet lives in ec2-fleet.ts.
 import {
   assertUserTagKey,
+  decodeCursorToken,
   Ec2ApiError,
+  encodeCursorToken,
   itemList,
   leaf,
   listParam,
@@ -13,6 +15,7 @@ import {
   structListParam,
   tagSet,
 } from './ec2-query-protocol';
+import { StateChangeOutbox } from './ec2-events';
 
 /** Instance states, with the codes EC2 reports for them (`instanceState.code`). */
 export const INSTANCE_STATE_CODES = {
@@ -36,7 +39,10 @@ export interface EmulatedInstance {
   /** How it was bought; EC2 reports `instanceLifecycle=spot` only for spot. */
   readonly market: 'spot' | 'on-demand';
   state: InstanceStateName;
-  /** Why it left `running`, e.g. `Client.UserInitiatedShutdown` or `Server.SpotInstanceTermination`. */
+  /**
+   * Why it left `running`, e.g. `Client.UserInitiatedShutdown`, `Client.InstanceInitiatedShutdown` or
+   * `Server.SpotInstanceTermination`.
+   */
   stateReasonCode?: string;
   readonly tags: Record<string, string>;
   readonly launchTemplateId?: string;
@@ -51,10 +57,13 @@ export interface EmulatedInstance {
   readonly privateIpAddress: string;
 }
 
+/** The fake account that owns every emulated resource. */
+const ACCOUNT_ID = '123456789012';
+
 /** The mutable state of one emulated region. */
 export class Ec2World {
   /** The fake account that owns every reservation. */
-  readonly accountId = '123456789012';
+  readonly accountId = ACCOUNT_ID;
   /** Instances by id, in launch order (DescribeInstances answers in this order). */
   readonly instances = new Map<string, EmulatedInstance>();
   /** Spot capacity per `instanceType|subnetId`; a pool not listed has unlimited capacity. */
@@ -68,9 +77,30 @@ export class Ec2World {
   readonly subnetZones = new Map<string, string>();
   /** Answers of CreateFleet by ClientToken, for idempotent replays. */
   readonly fleetsByToken = new Map<string, { fingerprint: string; body: string }>();
+  /** State-change events not yet taken by the test. */
+  readonly outbox: StateChangeOutbox;
+  /**
+   * Whether instances wait in `pending` and `shutting-down` until the test moves them on. When
+   * false, each launch and shutdown passes through both states at once (and emits both events).
+   */
+  readonly manualLifecycle: boolean;
+  /** Launch sequence numbers: the pagination cursor, stable when instances are forgotten. */
+  private readonly launchSequence = new Map<string, number>();
   private counter = 0;
+  private launches = 0;
 
-  constructor(readonly region: string) {}
+  /**
+   * @param region the region the world pretends to be
+   * @param launchState the state CreateFleet leaves new instances in; `pending` makes the whole
+   *   lifecycle manual (see {@link manualLifecycle})
+   */
+  constructor(
+    readonly region: string,
+    launchState: 'pending' | 'running' = 'running',
+  ) {
+    this.manualLifecycle = launchState === 'pending';
+    this.outbox = new StateChangeOutbox(region, this.accountId);
+  }
 
   /** A fresh id in EC2's shape: prefix + 17 hex digits (deterministic, so failures reproduce). */
   newId(prefix: string): string {
@@ -86,6 +116,59 @@ export class Ec2World {
 
   spotPrice(instanceType: string): number {
     return this.spotPrices.get(instanceType) ?? 0.1;
+  }
+
+  /**
+   * Adds a just-launched instance and emits its `pending` event; unless the lifecycle is manual it
+   * goes straight on to `running` (a second event), as EC2's own launch does in a moment.
+   */
+  addInstance(instance: EmulatedInstance): void {
+    instance.state = 'pending';
+    this.launches += 1;
+    this.instances.set(instance.instanceId, instance);
+    this.launchSequence.set(instance.instanceId, this.launches);
+    this.outbox.record(instance.instanceId, instance.state);
+    if (!this.manualLifecycle) this.transition(instance, 'running');
+  }
+
+  /**
+   * Moves an instance to `state` and emits one state-change event; an instance already in `state`
+   * does not change and emits nothing. A `reasonCode` replaces the instance's state reason.
+   * @returns whether the state changed
+   */
+  transition(instance: EmulatedInstance, state: InstanceStateName, reasonCode?: string): boolean {
+    if (reasonCode !== undefined) instance.stateReasonCode = reasonCode;
+    if (instance.state === state) return false;
+    instance.state = state;
+    this.outbox.record(instance.instanceId, instance.state);
+    return true;
+  }
+
+  /**
+   * Starts a shutdown that ends in termination (TerminateInstances, or the OS with shutdown
+   * behaviour `terminate`): `shutting-down`, then `terminated` at once unless the lifecycle is manual.
+   */
+  beginShutdown(instance: EmulatedInstance, reasonCode: string): void {
+    this.transition(instance, 'shutting-down', reasonCode);
+    if (!this.manualLifecycle) this.transition(instance, 'terminated');
+  }
+
+  /** Drops instances from the world (DescribeInstances stops listing them). */
+  forget(instanceIds: readonly string[]): void {
+    for (const id of instanceIds) {
+      this.instances.delete(id);
+      this.launchSequence.delete(id);
+    }
+  }
+
+  /** How many instances were ever launched, forgotten ones included. */
+  get launchCount(): number {
+    return this.launches;
+  }
+
+  /** The launch sequence number of an instance (1 for the first ever launched). */
+  sequenceOf(instanceId: string): number {
+    return this.launchSequence.get(instanceId) ?? 0;
   }
 
   /** Looks instances up by id, answering EC2's errors for malformed and unknown ids. */
@@ -110,6 +193,7 @@ export class Ec2World {
 /** The `stateReason.message` EC2 sends with each reason code the emulator uses. */
 const STATE_REASON_MESSAGES: Record<string, string> = {
   'Client.UserInitiatedShutdown': 'Client.UserInitiatedShutdown: User initiated shutdown',
+  'Client.InstanceInitiatedShutdown': 'Client.InstanceInitiatedShutdown: Instance initiated shutdown',
   'Server.SpotInstanceTermination': 'Server.SpotInstanceTermination: Spot instance termination',
   'Server.InternalError': 'Server.InternalError: Internal error on launch',
 };
@@ -118,7 +202,12 @@ function stateXml(name: string, state: InstanceStateName): string {
   return node(name, leaf('code', INSTANCE_STATE_CODES[state]), leaf('name', state));
 }
 
-/** Reads the value of one filter from an instance; `undefined` means "no value" (never matches). */
+const VPC_ID = 'vpc-00000000000000e01';
+
+/**
+ * The values one filter reads from an instance (an empty list never matches). The names are those
+ * the DescribeInstances reference lists, except `tag-value`, which EC2 still accepts.
+ */
 function filterValues(instance: EmulatedInstance, filterName: string): string[] {
   if (filterName.startsWith('tag:')) {
     const value = instance.tags[filterName.slice(4)];
@@ -147,6 +236,16 @@ function filterValues(instance: EmulatedInstance, filterName: string): string[] 
       return [instance.reservationId];
     case 'image-id':
       return [instance.imageId];
+    case 'state-reason-code':
+      return instance.stateReasonCode === undefined ? [] : [instance.stateReasonCode];
+    case 'client-token':
+      return instance.clientToken === undefined ? [] : [instance.clientToken];
+    case 'private-ip-address':
+      return [instance.privateIpAddress];
+    case 'vpc-id':
+      return [VPC_ID];
+    case 'owner-id':
+      return [ACCOUNT_ID];
     default:
       // EC2 rejects unknown filter names rather than ignoring them; so do we, loudly.
       throw new Ec2ApiError('InvalidParameterValue', `The filter '${filterName}' is invalid`);
@@ -174,7 +273,7 @@ function instanceXml(instance: EmulatedInstance): string {
     ) +
     node('monitoring', leaf('state', 'disabled')) +
     leaf('subnetId', instance.subnetId) +
-    leaf('vpcId', 'vpc-00000000000000e01') +
+    leaf('vpcId', VPC_ID) +
     leaf('privateIpAddress', instance.privateIpAddress) +
     '<groupSet/>' +
     (reason
@@ -186,17 +285,6 @@ function instanceXml(instance: EmulatedInstance): string {
     leaf('instanceLifecycle', instance.market === 'spot' ? 'spot' : undefined) +
     tagSet(instance.tags)
   );
-}
-
-/** Pagination state in NextToken: opaque to callers, as EC2's tokens are. */
-function decodeToken(token: string): number {
-  try {
-    const offset = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown }).o;
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
-  } catch {
-    // fall through to the error EC2 gives for a token it did not issue
-  }
-  throw new Ec2ApiError('InvalidPaginationToken', `Invalid pagination token: ${token}`);
 }
 
 /** DescribeInstances: ids, filters (AND across filters, OR across values), MaxResults paging. */
@@ -227,12 +315,13 @@ export function describeInstances(world: Ec2World, params: QueryParams): string 
       filterValues(instance, f.name).some((v) => f.values.some((p) => matchesFilterValue(p, v))),
     ),
   );
-  const offset = params.NextToken ? decodeToken(params.NextToken) : 0;
-  const page = maxResults === undefined ? matches.slice(offset) : matches.slice(offset, offset + maxResults);
-  const nextOffset = offset + page.length;
+  // A cursor, not an offset: instances launched or forgotten between pages neither repeat nor vanish.
+  const after = params.NextToken ? decodeCursorToken(params.NextToken) : 0;
+  const rest = matches.filter((instance) => world.sequenceOf(instance.instanceId) > after);
+  const page = maxResults === undefined ? rest : rest.slice(0, maxResults);
   const nextToken =
-    maxResults !== undefined && nextOffset < matches.length
-      ? Buffer.from(JSON.stringify({ o: nextOffset })).toString('base64url')
+    page.length < rest.length
+      ? encodeCursorToken(world.sequenceOf(page[page.length - 1].instanceId))
       : undefined;
   // Instances launched together share a reservation; keep the page's order within each.
   const reservations = new Map<string, EmulatedInstance[]>();
@@ -256,8 +345,9 @@ export function describeInstances(world: Ec2World, params: QueryParams): string 
 
 /**
  * TerminateInstances: all or nothing (one unknown id fails the whole call, as in EC2). The answer
- * says `shutting-down`, as EC2's does; the emulator then records `terminated` at once, since no
- * test wants to wait for a shutdown. Terminating a terminated instance is a no-op that succeeds.
+ * says `shutting-down`, as EC2's does; unless the world's lifecycle is manual the emulator then
+ * records `terminated` at once, since most tests do not want to wait for a shutdown. Terminating a
+ * terminated or shutting-down instance changes nothing and succeeds.
  */
 export function terminateInstances(world: Ec2World, params: QueryParams): string {
   const ids = listParam(params, 'InstanceId');
@@ -265,9 +355,8 @@ export function terminateInstances(world: Ec2World, params: QueryParams): string
   const changes = world.findInstances(ids).map((instance) => {
     const previous = instance.state;
     const current: InstanceStateName = previous === 'terminated' ? 'terminated' : 'shutting-down';
-    if (previous !== 'terminated') {
-      instance.state = 'terminated';
-      instance.stateReasonCode = 'Client.UserInitiatedShutdown';
+    if (previous !== 'terminated' && previous !== 'shutting-down') {
+      world.beginShutdown(instance, 'Client.UserInitiatedShutdown');
     }
     return { id: instance.instanceId, previous, current };
   });

@@ -144,15 +144,42 @@ export function errorXml(code: string, message: string, requestId: string): stri
 }
 
 /**
- * EC2 filter value matching: `*` matches any run of characters and `?` exactly one, as the
- * Describe* filter documentation says; everything else is literal and case-sensitive.
+ * EC2 filter value matching: `*` matches any run of characters (none included) and `?` exactly one;
+ * a backslash makes the next character literal (`\*amazon\?\\` matches the string `*amazon?\`).
+ * Everything else is literal and case-sensitive.
  */
 export function matchesFilterValue(pattern: string, actual: string): boolean {
-  const regex = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
+  let regex = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\' && i + 1 < pattern.length) regex += escapeRegExp(pattern[++i]);
+    else if (c === '*') regex += '.*';
+    else if (c === '?') regex += '.';
+    else regex += escapeRegExp(c);
+  }
   return new RegExp(`^${regex}$`, 's').test(actual);
+}
+
+/**
+ * A NextToken carrying a cursor (the position after which the next page starts), opaque to callers
+ * as EC2's tokens are.
+ */
+export function encodeCursorToken(after: number): string {
+  return Buffer.from(JSON.stringify({ after })).toString('base64url');
+}
+
+/** Reads a token {@link encodeCursorToken} issued; anything else is EC2's `InvalidPaginationToken`. */
+export function decodeCursorToken(token: string): number {
+  try {
+    const after = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown }).after;
+    if (typeof after === 'number' && Number.isInteger(after) && after >= 0) return after;
+  } catch {
+    // fall through to the error EC2 gives for a token it did not issue
+  }
+  throw new Ec2ApiError(
+    'InvalidPaginationToken',
+    'The specified pagination token is not valid or is expired.',
+  );
 }
 
 /** Rejects tag keys in the `aws:` namespace, which EC2 reserves for its own tags. */
