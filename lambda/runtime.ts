@@ -80,6 +80,7 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
         appId: settings.githubAppId,
         privateKey: await readSecret(settings.githubPrivateKey, ssm, secrets),
         onWarning: (message) => logger.warn('GitHub API warning', { message }),
+        requestTimeoutMs: settings.githubRequestTimeoutMs,
       }),
     ),
     webhookSecret: () => webhookSecret.value(),
@@ -98,6 +99,7 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
       runnerGroupId: settings.runnerGroupId,
       instanceArnPrefix: settings.instanceArnPrefix,
       ownerTag: settings.ownerTag,
+      bootTimeoutMs: settings.bootTimeoutMs,
     }),
   };
   return runtime;

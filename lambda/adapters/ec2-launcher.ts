@@ -2,8 +2,17 @@
  * The one EC2 launcher: a thin adapter over CreateFleet (`instant`) and TerminateInstances. It
  * reports what EC2 said; what to do about it is decided in `core/launch-decision`.
  */
-import { CreateFleetCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateFleetCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  Filter,
+  Instance,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { InstanceState, InstanceView } from '../core/fleet-views';
 import { Market } from '../core/launch-decision';
+import { INSTANCE_TAGS } from '../core/state-schema';
 
 /** One fleet request: one instance from the config's pools in one market. */
 export interface FleetRequest {
@@ -74,9 +83,69 @@ export class Ec2Launcher {
     };
   }
 
-  /** Terminates instances (a launch that could not be completed). */
-  async terminate(instanceIds: readonly string[]): Promise<void> {
+  /** Terminates instances (a launch undone, or an instance the reconciler reaps). */
+  async terminate(instanceIds: readonly string[], abortSignal?: AbortSignal): Promise<void> {
     if (instanceIds.length === 0) return;
-    await this.client.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+    await this.client.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }), { abortSignal });
   }
+
+  /**
+   * The instances carrying this deployment's owner tag (and `filters`), any state, `pageSize` a page
+   * and at most `maxPages` pages.
+   */
+  async describeOwned(
+    ownerTag: string,
+    options: { filters?: Filter[]; maxPages?: number; pageSize?: number; abortSignal?: AbortSignal } = {},
+  ): Promise<{ instances: InstanceView[]; complete: boolean }> {
+    const instances: InstanceView[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < (options.maxPages ?? 10); page++) {
+      const out = await this.client.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: `tag:${INSTANCE_TAGS.owner}`, Values: [ownerTag] }, ...(options.filters ?? [])],
+          MaxResults: options.pageSize ?? 1000,
+          NextToken: nextToken,
+        }),
+        { abortSignal: options.abortSignal },
+      );
+      for (const r of out.Reservations ?? [])
+        for (const i of r.Instances ?? []) instances.push(instanceView(i));
+      nextToken = out.NextToken;
+      if (!nextToken) return { instances, complete: true };
+    }
+    return { instances, complete: false };
+  }
+
+  /** One instance by id, with its tags; undefined when EC2 no longer knows it. */
+  async describeOne(instanceId: string, abortSignal?: AbortSignal): Promise<InstanceView | undefined> {
+    try {
+      const out = await this.client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), {
+        abortSignal,
+      });
+      const instance = out.Reservations?.[0]?.Instances?.[0];
+      return instance ? instanceView(instance) : undefined;
+    } catch (e) {
+      if ((e as { name?: string }).name === 'InvalidInstanceID.NotFound') return undefined;
+      throw e;
+    }
+  }
+}
+
+/** The plain view of an instance the decisions read. */
+export function instanceView(i: Instance): InstanceView {
+  const tags = Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  const expires = Date.parse(tags[INSTANCE_TAGS.expiresAt] ?? '');
+  return {
+    instanceId: i.InstanceId ?? '',
+    state: (i.State?.Name ?? 'pending') as InstanceState,
+    launchTime: i.LaunchTime ? i.LaunchTime.getTime() : 0,
+    jobKey: tags[INSTANCE_TAGS.jobKey],
+    runnerName: tags[INSTANCE_TAGS.runnerName],
+    repository: tags[INSTANCE_TAGS.repository],
+    config: tags[INSTANCE_TAGS.config],
+    expiresAt: Number.isFinite(expires) ? expires : undefined,
+    instanceType: i.InstanceType,
+    availabilityZone: i.Placement?.AvailabilityZone,
+    market: i.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+  };
 }

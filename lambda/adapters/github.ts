@@ -6,6 +6,7 @@
 import { createSign, randomUUID } from 'node:crypto';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
+import type { GitHubJobView, RegistrationView } from '../core/fleet-views';
 
 /** Where runners are registered: an organization, or one repository. */
 export type RunnerScope = { readonly org: string } | { readonly owner: string; readonly repo: string };
@@ -17,7 +18,23 @@ export interface JitRunner {
   readonly encodedJitConfig: string;
 }
 
-/** The GitHub calls the launch path makes. */
+/**
+ * Every call takes the caller's deadline (epoch ms): the request is aborted when it passes, and in
+ * any case after the client's request timeout, so a hung GitHub costs a deferral, never a Lambda
+ * timeout.
+ */
+export interface CallBounds {
+  readonly deadline?: number;
+}
+
+/** A page-capped listing. */
+export interface RunnerListing {
+  readonly runners: RegistrationView[];
+  /** False when the listing stopped at the page cap: what is missing from it may still exist. */
+  readonly complete: boolean;
+}
+
+/** The GitHub calls the control plane makes. */
 export interface GitHubRunners {
   /** Registers a JIT runner with the complete label set and returns its config. */
   generateJitConfig(
@@ -26,10 +43,41 @@ export interface GitHubRunners {
     name: string,
     labels: readonly string[],
     runnerGroupId: number,
+    bounds?: CallBounds,
   ): Promise<JitRunner>;
-  /** Deletes a runner registration (a launch that did not happen). Unknown runners are ignored. */
-  deleteRunner(installationId: number, scope: RunnerScope, runnerId: number): Promise<void>;
+  /**
+   * Deletes a runner registration. Unknown runners are ignored. GitHub refuses (422) to delete a
+   * runner that is running a job: that throws, and callers take it as "busy".
+   */
+  deleteRunner(
+    installationId: number,
+    scope: RunnerScope,
+    runnerId: number,
+    bounds?: CallBounds,
+  ): Promise<void>;
+  /** Lists the runners of a scope (100 a page, at most `maxPages`), or only the one named `name`. */
+  listRunners(
+    installationId: number,
+    scope: RunnerScope,
+    options?: CallBounds & { readonly name?: string; readonly maxPages?: number },
+  ): Promise<RunnerListing>;
+  /** A workflow job as GitHub has it; `not-found` for a 404 (unknown, or its run was deleted). */
+  getJob(
+    installationId: number,
+    repository: { readonly owner: string; readonly repo: string },
+    jobId: number,
+    bounds?: CallBounds,
+  ): Promise<GitHubJobView | 'not-found'>;
 }
+
+/** Whether an error from {@link GitHubRunners.deleteRunner} means the runner is busy with a job. */
+export function isBusyRunnerRefusal(error: unknown): boolean {
+  const e = error as { status?: number; cause?: { status?: number } };
+  return e?.status === 422 || e?.cause?.status === 422;
+}
+
+/** The REST API version every call asks for. */
+export const GITHUB_API_VERSION = '2022-11-28';
 
 /** Settings of the client. */
 export interface GitHubClientOptions {
@@ -41,6 +89,8 @@ export interface GitHubClientOptions {
   readonly now?: () => number;
   /** Where Octokit's warnings (API deprecations) go. Failed requests are reported by the callers. */
   readonly onWarning?: (message: string) => void;
+  /** Longest one request may take, in ms (installation token requests included). @default 5000 */
+  readonly requestTimeoutMs?: number;
 }
 
 const base64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
@@ -75,13 +125,30 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
   const refreshMs = options.refreshBeforeExpiryMs ?? 5 * 60_000;
   const privateKey = options.privateKey.replace(/\\n/g, '\n');
   const quiet = () => undefined;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  // Every request, the installation token's included, is aborted after the request timeout; a
+  // caller's deadline may cut it shorter (see `signal`).
+  const timedFetch: typeof fetch = (input, init) => {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    return fetch(input, {
+      ...init,
+      signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+    });
+  };
   // Octokit prints every failed request with console.error: unstructured lines that the callers'
   // structured logs already cover (retries included).
   const octokit = new Octokit({
     baseUrl: options.apiUrl,
     userAgent: 'cdk-ephemeral-runners',
     log: { debug: quiet, info: quiet, warn: options.onWarning ?? quiet, error: quiet },
+    request: { fetch: timedFetch },
   });
+  octokit.hook.before('request', (request) => {
+    request.headers['x-github-api-version'] = GITHUB_API_VERSION;
+  });
+  /** The abort signal of a call bounded by the caller's deadline. */
+  const signal = (bounds?: CallBounds) =>
+    bounds?.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(1, bounds.deadline - now()));
   const appAuth = createAppAuth({
     appId: options.appId,
     createJwt: async (appId) => mintAppJwt(String(appId), privateKey, Math.floor(now() / 1000)),
@@ -110,46 +177,95 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
   const authorization = async (installationId: number) => ({
     authorization: `token ${await installationToken(installationId)}`,
   });
+  const where = (scope: RunnerScope) =>
+    'org' in scope
+      ? { path: '/orgs/{org}/actions/runners', params: { org: scope.org } }
+      : { path: '/repos/{owner}/{repo}/actions/runners', params: { owner: scope.owner, repo: scope.repo } };
 
   return {
-    async generateJitConfig(installationId, scope, name, labels, runnerGroupId) {
+    async generateJitConfig(installationId, scope, name, labels, runnerGroupId, bounds) {
       const body = { name, runner_group_id: runnerGroupId, labels: [...labels], work_folder: '_work' };
       const headers = await authorization(installationId);
-      const response =
-        'org' in scope
-          ? await octokit.request('POST /orgs/{org}/actions/runners/generate-jitconfig', {
-              org: scope.org,
-              ...body,
-              headers,
-            })
-          : await octokit.request('POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig', {
-              owner: scope.owner,
-              repo: scope.repo,
-              ...body,
-              headers,
-            });
-      return { runnerId: response.data.runner.id, encodedJitConfig: response.data.encoded_jit_config };
+      const { path, params } = where(scope);
+      const response = await octokit.request(`POST ${path}/generate-jitconfig`, {
+        ...params,
+        ...body,
+        headers,
+        request: { signal: signal(bounds) },
+      });
+      const data = response.data as { runner: { id: number }; encoded_jit_config: string };
+      return { runnerId: data.runner.id, encodedJitConfig: data.encoded_jit_config };
     },
 
-    async deleteRunner(installationId, scope, runnerId) {
+    async deleteRunner(installationId, scope, runnerId, bounds) {
       const headers = await authorization(installationId);
+      const { path, params } = where(scope);
       try {
-        if ('org' in scope) {
-          await octokit.request('DELETE /orgs/{org}/actions/runners/{runner_id}', {
-            org: scope.org,
-            runner_id: runnerId,
-            headers,
-          });
-        } else {
-          await octokit.request('DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}', {
-            owner: scope.owner,
-            repo: scope.repo,
-            runner_id: runnerId,
-            headers,
-          });
-        }
+        await octokit.request(`DELETE ${path}/{runner_id}`, {
+          ...params,
+          runner_id: runnerId,
+          headers,
+          request: { signal: signal(bounds) },
+        });
       } catch (e) {
         if ((e as { status?: number }).status !== 404) throw e;
+      }
+    },
+
+    async listRunners(installationId, scope, listOptions = {}) {
+      const headers = await authorization(installationId);
+      const { path, params } = where(scope);
+      const maxPages = listOptions.maxPages ?? 10;
+      const runners: RegistrationView[] = [];
+      for (let page = 1; page <= maxPages; page++) {
+        const response = await octokit.request(`GET ${path}`, {
+          ...params,
+          per_page: 100,
+          page,
+          ...(listOptions.name !== undefined ? { name: listOptions.name } : {}),
+          headers,
+          request: { signal: signal(listOptions) },
+        });
+        const data = response.data as {
+          total_count: number;
+          runners: Array<{ id: number; name: string; status: string; busy: boolean }>;
+        };
+        for (const r of data.runners)
+          runners.push({
+            id: r.id,
+            name: r.name,
+            status: r.status === 'online' ? 'online' : 'offline',
+            busy: r.busy,
+          });
+        if (data.runners.length < 100 || !/rel="next"/.test(String(response.headers.link ?? '')))
+          return { runners, complete: true };
+      }
+      return { runners, complete: false };
+    },
+
+    async getJob(installationId, repository, jobId, bounds) {
+      const headers = await authorization(installationId);
+      try {
+        const response = await octokit.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', {
+          owner: repository.owner,
+          repo: repository.repo,
+          job_id: jobId,
+          headers,
+          request: { signal: signal(bounds) },
+        });
+        const job = response.data as {
+          status: GitHubJobView['status'];
+          conclusion: string | null;
+          runner_name: string | null;
+        };
+        return {
+          status: job.status,
+          conclusion: job.conclusion ?? null,
+          runnerName: job.runner_name ?? null,
+        };
+      } catch (e) {
+        if ((e as { status?: number }).status === 404) return 'not-found';
+        throw e;
       }
     },
   };

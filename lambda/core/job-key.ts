@@ -34,3 +34,11 @@ export function parseJobPartitionKey(pk: string): JobKey | undefined {
 export function formatJobKey(key: JobKey): string {
   return `${key.host}/${key.jobId}/${key.runAttempt}`;
 }
+
+/** Parses {@link formatJobKey}'s form (the `job-key` tag); undefined for anything else. */
+export function parseFormattedJobKey(text: string): JobKey | undefined {
+  const m = /^([^/\s]+)\/(\d+)\/(\d+)$/.exec(text);
+  if (!m) return undefined;
+  const key = { host: m[1], jobId: Number(m[2]), runAttempt: Number(m[3]) };
+  return Number.isSafeInteger(key.jobId) && Number.isSafeInteger(key.runAttempt) ? key : undefined;
+}

@@ -1,21 +1,25 @@
 /**
- * The launch of one job attempt, shared by the webhook and the scheduled retry: register a JIT
- * runner and launch an instance (in parallel: neither needs the other), hand the JIT config to that
- * instance, record the launch. Any half-done launch is undone: a registration without an instance is
- * deleted, an instance without its JIT config is terminated. The caller holds the job's lease.
+ * The launch of one job attempt, shared by the webhook and the scheduled retry. The caller holds
+ * the job's lease, and the record already names this attempt (write-ahead). In order:
+ *   settle earlier attempts (retries) → register ∥ launch → hand the JIT config over → record launched
+ * The record says `launched` only once the handoff exists. A failure reopens the job (pending)
+ * before anything is undone, and whatever an undo cannot finish the next attempt settles. Every
+ * remote call is bounded by the request's deadline. See lambda/core/crash-table.ts.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { nextPendingAttemptAt } from '../core/backoff';
 import { classifyAwsFailure, classifyGitHubFailure, gitHubRejectionHint } from '../core/call-failure';
-import { formatJobKey, JobKey } from '../core/job-key';
-import { classifyFleetErrors, firstMarket, Market, nextLaunchStep } from '../core/launch-decision';
+import { JobKey } from '../core/job-key';
+import { isFinal } from '../core/job-status';
+import { Market } from '../core/launch-decision';
 import { StoredRunnerConfig } from '../core/runner-config';
-import { fleetClientToken, runnerName } from '../core/runner-name';
-import { INSTANCE_TAGS } from '../core/state-schema';
+import { runnerName } from '../core/runner-name';
 import { Ec2Launcher } from '../adapters/ec2-launcher';
 import { GitHubRunners, JitRunner, RunnerScope } from '../adapters/github';
 import { CallFailedError, withRetry } from '../adapters/retrying';
 import { StateStore } from '../adapters/state-store';
+import { launchInstance } from './launch-instance';
+import { deleteRegistration, settleEarlier, terminate } from './settle-earlier';
 
 /** What a launch needs from its surroundings. */
 export interface LaunchDeps {
@@ -29,6 +33,8 @@ export interface LaunchDeps {
   readonly instanceArnPrefix: string;
   /** Value of the owner tag on every instance of this deployment. */
   readonly ownerTag: string;
+  /** How long a runner may take to come online (part of the instance's hard timeout). */
+  readonly bootTimeoutMs: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -39,8 +45,10 @@ export interface LaunchRequest {
   readonly repository: string;
   readonly installationId: number;
   readonly config: StoredRunnerConfig;
-  /** 1 for the first attempt; names and client tokens differ per attempt. */
+  /** The attempt's number, as the record names it; names and client tokens differ per attempt. */
   readonly launchAttempt: number;
+  /** Attempts known to have left nothing behind (from the record). */
+  readonly settledThrough?: number;
   readonly leaseOwner: string;
   /** Epoch ms after which no new remote call is started. */
   readonly deadline: number;
@@ -53,29 +61,61 @@ export type LaunchOutcome =
       readonly instanceId: string;
       readonly market: Market;
       readonly runnerName: string;
+      /** True when an earlier attempt's whole launch was adopted instead of launching anew. */
+      readonly adopted?: boolean;
     }
   | { readonly status: 'deferred'; readonly reason: string }
-  /** The job ended or changed hands while we launched; nothing of ours is left behind. */
+  /** The job ended or changed hands while we launched. */
   | { readonly status: 'abandoned'; readonly reason: string };
 
-class Deferral extends Error {}
+/** The runner name of a job's attempt in this deployment. */
+export function attemptRunnerName(
+  deps: Pick<LaunchDeps, 'ownerTag'>,
+  config: string,
+  key: JobKey,
+  attempt: number,
+) {
+  return runnerName(config, key, attempt, deps.ownerTag);
+}
 
-/** Registers, launches, hands off and records one attempt; never throws for remote failures. */
+/** The launch a failed registration made pointless. */
+class NotAttempted extends Error {}
+
+/** Where runners of a repository register. */
+export function runnerScopeOf(runnerScope: 'org' | 'repo', repository: string): RunnerScope {
+  const [owner, repo] = repository.split('/');
+  return runnerScope === 'org' ? { org: owner } : { owner, repo };
+}
+
+/** Settles, registers, launches, hands off and records one attempt; never throws for remote failures. */
 export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promise<LaunchOutcome> {
   const now = deps.now ?? Date.now;
   const { key, config } = request;
   const log = deps.logger;
-  const name = runnerName(config.name, key, request.launchAttempt);
-  const scope: RunnerScope =
-    deps.runnerScope === 'org'
-      ? { org: request.repository.split('/')[0] }
-      : splitRepository(request.repository);
+  const name = attemptRunnerName(deps, config.name, key, request.launchAttempt);
+  const scope = runnerScopeOf(deps.runnerScope, request.repository);
   const retry = { deadline: request.deadline, now, sleep: deps.sleep };
+
+  if (request.launchAttempt > 1 && (request.settledThrough ?? 0) < request.launchAttempt - 1) {
+    const settled = await settleEarlier(deps, request, scope).catch((e: Error) => e);
+    if (settled instanceof Error)
+      return defer(deps, request, `could not settle earlier attempts: ${settled.message}`, false);
+    if (settled) return settled;
+  }
 
   const register = () =>
     withRetry(
       () =>
-        deps.github.generateJitConfig(request.installationId, scope, name, config.labels, deps.runnerGroupId),
+        deps.github.generateJitConfig(
+          request.installationId,
+          scope,
+          name,
+          config.labels,
+          deps.runnerGroupId,
+          {
+            deadline: request.deadline,
+          },
+        ),
       { ...retry, classify: classifyGitHubFailure },
     );
   // The first attempt races GitHub's delivery timeout, so registration and launch run in parallel.
@@ -97,83 +137,76 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
         error: jit.reason.message,
       });
     }
-    const undo: Promise<unknown>[] = [];
-    if (jit.status === 'fulfilled') undo.push(deleteRegistration(deps, request, scope, jit.value));
-    if (fleet.status === 'fulfilled') undo.push(terminate(deps, fleet.value.instanceId));
-    await Promise.all(undo);
     const reasons = [jit, fleet].flatMap((r, i) =>
       r.status === 'rejected' && !(r.reason instanceof NotAttempted)
         ? [`${i === 0 ? 'GitHub' : 'EC2'}: ${(r.reason as Error).message}`]
         : [],
     );
-    return defer(deps, request, reasons.join('; '));
+    // A call that failed may still have landed (its answer lost): only an attempt with nothing
+    // possibly out there counts as settled.
+    const outcome = await defer(deps, request, reasons.join('; '), false);
+    await undo(deps, request, scope, {
+      runner: jit.status === 'fulfilled' ? jit.value : undefined,
+      instanceId: fleet.status === 'fulfilled' ? fleet.value.instanceId : undefined,
+    });
+    return outcome;
   }
 
   const instanceId = fleet.value.instanceId;
   const instanceArn = `${deps.instanceArnPrefix}${instanceId}`;
   log.appendKeys({ instanceId });
   const launch = { instanceId, runnerName: name, runnerId: jit.value.runnerId, market: fleet.value.market };
-  // The handoff and the record are independent writes: in parallel, they cost one round trip.
-  const [handoff, recorded] = await Promise.allSettled([
-    withRetry(() => deps.store.putHandoff(instanceArn, jit.value.encodedJitConfig, now()), {
+  try {
+    await withRetry(() => deps.store.handoffs.put(instanceArn, jit.value.encodedJitConfig, now()), {
       ...retry,
       classify: classifyAwsFailure,
-    }),
-    withRetry(() => deps.store.markLaunched(key, request.leaseOwner, launch, now()), {
-      ...retry,
-      classify: classifyAwsFailure,
-    }),
-  ]);
-
-  // A retried record write whose first attempt landed (its answer lost) finds the job launched with
-  // this very instance: that is success, not a lost lease.
-  let recordedOurs = recorded.status === 'fulfilled' && recorded.value;
-  if (recorded.status === 'fulfilled' && !recorded.value) {
-    const job = await deps.store.getJob(key).catch(() => undefined);
-    recordedOurs = job?.status === 'launched' && job.instanceId === instanceId;
-  }
-  if (handoff.status === 'fulfilled' && recordedOurs) {
-    log.info('runner launched', {
-      runnerName: name,
-      market: launch.market,
-      launchAttempt: request.launchAttempt,
     });
-    return { status: 'launched', instanceId, market: launch.market, runnerName: name };
+  } catch (e) {
+    const reason = `JIT handoff failed: ${(e as Error).message}`;
+    const outcome = await defer(deps, request, reason, false);
+    await undo(deps, request, scope, { runner: jit.value, instanceId, handoffArn: instanceArn });
+    return outcome;
   }
 
-  // Undo the half-done launch, then say what became of the job.
-  await Promise.all([
-    terminate(deps, instanceId),
-    deleteRegistration(deps, request, scope, jit.value),
-    handoff.status === 'fulfilled' ? deps.store.deleteHandoff(instanceArn).catch(() => undefined) : undefined,
-  ]);
-  if (recorded.status === 'fulfilled' && !recordedOurs) {
-    log.info('job ended or was taken over during the launch; launch undone', { runnerName: name });
-    return { status: 'abandoned', reason: 'job ended or lease lost during launch' };
+  let recorded: boolean;
+  try {
+    recorded = await withRetry(() => deps.store.jobs.markLaunched(key, request.leaseOwner, launch, now()), {
+      ...retry,
+      classify: classifyAwsFailure,
+    });
+  } catch (e) {
+    // The launch is whole; only its record is missing. The lease expires and the next attempt adopts it.
+    log.warn('could not record the launch; the next attempt adopts it', { error: (e as Error).message });
+    return { status: 'deferred', reason: `record write failed: ${(e as Error).message}` };
   }
-  const failures = [handoff, recorded].flatMap((r) =>
-    r.status === 'rejected' ? [(r.reason as Error).message] : [],
-  );
-  const reason = `JIT handoff or record failed: ${failures.join('; ')}`;
-  if (recorded.status === 'rejected') {
-    // The record may not have been written, or written with its answer lost: try both ways back.
-    const outcome = await defer(deps, request, reason);
-    if (outcome.status === 'deferred') return outcome;
+  if (!recorded) {
+    const job = await deps.store.jobs.get(key).catch(() => undefined);
+    // A retried write whose first attempt landed (its answer lost) finds the job launched with this
+    // very instance; a runner that took the job before the record was written finds it running.
+    const ours =
+      (job?.status === 'launched' && job.instanceId === instanceId) ||
+      (job?.status === 'running' &&
+        job.takenByRunner === name &&
+        (await deps.store.jobs.attachInstanceToRunning(key, launch, now()).catch(() => false)));
+    if (!ours) {
+      if (job === undefined || isFinal(job.status)) {
+        log.info('job ended during the launch; launch undone', { runnerName: name });
+        await undo(deps, request, scope, { runner: jit.value, instanceId, handoffArn: instanceArn });
+      } else {
+        log.info('job taken over during the launch; the new owner settles this attempt', {
+          runnerName: name,
+        });
+      }
+      return { status: 'abandoned', reason: 'job ended or lease lost during launch' };
+    }
   }
-  // The record says launched, but the instance is gone: reopen the job for the scheduled retry.
-  const reopened = await withRetry(
-    () =>
-      deps.store.reopenLaunch(key, instanceId, reason, nextPendingAttemptAt(now(), request.launchAttempt)),
-    { deadline: now() + 5000, now, sleep: deps.sleep, classify: classifyAwsFailure },
-  ).catch(() => false);
-  log.warn('launch undone after a failed JIT handoff', { reason, reopened });
-  return reopened
-    ? { status: 'deferred', reason }
-    : { status: 'abandoned', reason: 'job ended or lease lost during launch' };
+  log.info('runner launched', {
+    runnerName: name,
+    market: launch.market,
+    launchAttempt: request.launchAttempt,
+  });
+  return { status: 'launched', instanceId, market: launch.market, runnerName: name };
 }
-
-/** The launch a failed registration made pointless. */
-class NotAttempted extends Error {}
 
 /** Registration, then (only if it succeeded) the launch; settled like Promise.allSettled. */
 async function registerThenLaunch<J, F>(
@@ -186,80 +219,19 @@ async function registerThenLaunch<J, F>(
   return [jit, fleet];
 }
 
-function splitRepository(repository: string): RunnerScope {
-  const [owner, repo] = repository.split('/');
-  return { owner, repo };
-}
-
-/** Launches one instance, falling back between markets as the config's spot strategy allows. */
-async function launchInstance(
+/** Reopens the job for the scheduled retry (pending), under our lease. */
+async function defer(
   deps: LaunchDeps,
   request: LaunchRequest,
-  name: string,
-): Promise<{ instanceId: string; market: Market }> {
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const { config, key } = request;
-  const expiresAt = new Date(now() + (config.maxJobRuntimeMinutes + 60) * 60_000).toISOString();
-  const tags = {
-    Name: name,
-    [INSTANCE_TAGS.jobKey]: formatJobKey(key),
-    [INSTANCE_TAGS.repository]: request.repository,
-    [INSTANCE_TAGS.config]: config.name,
-    [INSTANCE_TAGS.expiresAt]: expiresAt,
-    [INSTANCE_TAGS.runnerName]: name,
-    [INSTANCE_TAGS.owner]: deps.ownerTag,
-  };
-  let market = firstMarket(config.spotStrategy);
-  for (let round = 1; ; round++) {
-    const result = await withRetry(
-      () =>
-        deps.ec2.launch({
-          launchTemplateId: config.launchTemplateId,
-          launchTemplateVersion: config.launchTemplateVersion ?? '$Latest',
-          instanceTypes: config.instanceTypes,
-          subnetIds: config.subnetIds,
-          market,
-          tags,
-          // A thrown call retried with the same token cannot launch twice; a fleet that launched
-          // nothing is retried with a new one, or EC2 would answer with the same empty fleet.
-          clientToken: fleetClientToken(key, request.launchAttempt, market, round),
-        }),
-      { deadline: request.deadline, now, sleep: deps.sleep, classify: classifyAwsFailure },
-    );
-    if (result.launched) return { instanceId: result.instanceId, market };
-
-    const cause = classifyFleetErrors(result.errorCodes);
-    const step = nextLaunchStep(config.spotStrategy, market, cause);
-    if (cause === 'quota' || cause === 'configuration') {
-      deps.logger.error(
-        cause === 'quota'
-          ? 'EC2 quota exhausted: raise the account limit (Service Quotas, "Running On-Demand/Spot instances" vCPUs) or lower concurrency'
-          : 'EC2 rejected the fleet request: check the launch template, subnets and the Lambda role',
-        { market, errors: result.message },
-      );
-    } else {
-      deps.logger.warn('fleet launched nothing', { market, cause, errors: result.message });
-    }
-    if (step.action === 'fallback') {
-      market = step.market;
-      continue;
-    }
-    if (step.action === 'retry' && now() + 500 < request.deadline) {
-      await sleep(Math.min(500 * round, 2000));
-      continue;
-    }
-    throw new Deferral(`${step.action === 'defer' ? step.reason : cause} in ${market}: ${result.message}`);
-  }
-}
-
-async function defer(deps: LaunchDeps, request: LaunchRequest, reason: string): Promise<LaunchOutcome> {
+  reason: string,
+  settled: boolean,
+): Promise<LaunchOutcome> {
   const now = deps.now ?? Date.now;
   const nextAt = nextPendingAttemptAt(now(), request.launchAttempt);
   const deferred = await withRetry(
-    () => deps.store.deferJob(request.key, request.leaseOwner, reason, nextAt),
+    () => deps.store.jobs.defer(request.key, request.leaseOwner, reason, nextAt, settled),
     {
-      deadline: now() + 5000,
+      deadline: Math.max(request.deadline, now() + 1000),
       now,
       sleep: deps.sleep,
       classify: classifyAwsFailure,
@@ -278,35 +250,21 @@ async function defer(deps: LaunchDeps, request: LaunchRequest, reason: string): 
   return { status: 'deferred', reason };
 }
 
-async function terminate(deps: LaunchDeps, instanceId: string): Promise<void> {
-  await withRetry(() => deps.ec2.terminate([instanceId]), {
-    deadline: (deps.now ?? Date.now)() + 5000,
-    classify: classifyAwsFailure,
-    sleep: deps.sleep,
-  }).catch((e: Error) =>
-    // Tagged with its expiry, the instance is also found by the reaper; and with no JIT config it shuts itself down.
-    deps.logger.error('could not terminate an instance of an undone launch', {
-      instanceId,
-      error: e.message,
-    }),
-  );
-}
-
-async function deleteRegistration(
+/**
+ * Undoes what this attempt made, after the record was reopened. Best effort within a short bound:
+ * what is left, the next attempt settles (and the reconciler reaps).
+ */
+async function undo(
   deps: LaunchDeps,
   request: LaunchRequest,
   scope: RunnerScope,
-  jit: JitRunner,
+  made: { runner?: JitRunner; instanceId?: string; handoffArn?: string },
 ): Promise<void> {
-  await withRetry(() => deps.github.deleteRunner(request.installationId, scope, jit.runnerId), {
-    deadline: (deps.now ?? Date.now)() + 5000,
-    classify: classifyGitHubFailure,
-    sleep: deps.sleep,
-  }).catch((e: Error) =>
-    // An ephemeral registration that never connects is removed by GitHub after a day.
-    deps.logger.error('could not delete the runner registration of an undone launch', {
-      runnerId: jit.runnerId,
-      error: e.message,
-    }),
-  );
+  const now = deps.now ?? Date.now;
+  const deadline = Math.max(request.deadline, now() + 1000);
+  await Promise.all([
+    made.instanceId ? terminate(deps, made.instanceId, deadline) : undefined,
+    made.runner ? deleteRegistration(deps, request, scope, made.runner.runnerId, deadline) : undefined,
+    made.handoffArn ? deps.store.handoffs.delete(made.handoffArn).catch(() => undefined) : undefined,
+  ]);
 }

@@ -1,13 +1,14 @@
 /**
- * The scheduled retry: every minute, take the jobs whose launch is due (deferred by a webhook, or
- * left under an expired lease by a crashed one) and launch them, until they launch, end, or pass
- * their deadline. Each job is taken under its own lease, so overlapping runs never launch twice.
+ * The scheduled retry: every minute, take the jobs whose launch is due (deferred by a webhook,
+ * reopened by the reconciler, or left under an expired lease by a crashed invocation) and launch
+ * them, until they launch, end, or pass their deadline. Each job is taken under its own lease, so
+ * overlapping runs never launch twice; one job's failure is logged and counted, never the run's.
  */
 import { randomUUID } from 'node:crypto';
 import { formatJobKey } from '../core/job-key';
 import { LAUNCH_LEASE_MS, pastDeadline } from '../core/job-status';
 import { JobRecord } from '../adapters/state-store';
-import { launchJob } from '../launch/launch-job';
+import { attemptRunnerName, launchJob } from '../launch/launch-job';
 import { Runtime } from '../runtime';
 
 /** What one run did, for its log line and the tests. */
@@ -17,6 +18,8 @@ export interface RetrySummary {
   deferred: number;
   expired: number;
   skipped: number;
+  /** Jobs whose retry threw (a bug or an unreachable table): logged, and due again next run. */
+  failed: number;
 }
 
 /** Bounds of one run. */
@@ -33,13 +36,13 @@ export interface RetryRunOptions {
 /** Retries every due job once; returns what happened. */
 export async function retryDueJobs(runtime: Runtime, options: RetryRunOptions): Promise<RetrySummary> {
   const now = options.now ?? Date.now;
-  const summary: RetrySummary = { due: 0, launched: 0, deferred: 0, expired: 0, skipped: 0 };
+  const summary: RetrySummary = { due: 0, launched: 0, deferred: 0, expired: 0, skipped: 0, failed: 0 };
   const concurrency = options.concurrency ?? 10;
   const perJob = options.perJobBudgetMs ?? 20_000;
   const started = now();
-  let startKey: Parameters<Runtime['store']['dueJobs']>[2];
+  let startKey: Parameters<Runtime['store']['jobs']['due']>[2];
   do {
-    const page = await runtime.store.dueJobs(started, 50, startKey);
+    const page = await runtime.store.jobs.due(started, 50, startKey);
     startKey = page.nextKey;
     summary.due += page.jobs.length;
     const queue = [...page.jobs];
@@ -50,7 +53,15 @@ export async function retryDueJobs(runtime: Runtime, options: RetryRunOptions): 
             summary.skipped++;
             continue;
           }
-          summary[await retryOne(runtime, job, Math.min(now() + perJob, options.stopBy), now)]++;
+          try {
+            summary[await retryOne(runtime, job, Math.min(now() + perJob, options.stopBy), now)]++;
+          } catch (e) {
+            summary.failed++;
+            runtime.logger.error('retry of one job failed; it stays due', {
+              jobKey: formatJobKey(job.key),
+              error: (e as Error).message,
+            });
+          }
         }
       }),
     );
@@ -67,11 +78,13 @@ async function retryOne(
   const log = runtime.logger.createChild();
   log.appendKeys({ jobKey: formatJobKey(due.key), repository: due.repository, config: due.configName });
   const leaseOwner = randomUUID();
-  const job = await runtime.store.acquireDueJob(due.key, leaseOwner, now(), LAUNCH_LEASE_MS);
+  // Write-ahead: the take-over names the new attempt and its runner before any remote call.
+  const runner = attemptRunnerName(runtime.settings, due.configName, due.key, due.launchAttempts + 1);
+  const job = await runtime.store.jobs.takeOver(due, runner, leaseOwner, now(), LAUNCH_LEASE_MS);
   if (!job) return 'skipped'; // taken by another run, or no longer due
 
   if (pastDeadline(job.createdAt, runtime.settings.pendingDeadlineMs, now())) {
-    await runtime.store.expireJob(
+    await runtime.store.jobs.expire(
       job.key,
       leaseOwner,
       `not launched before the deadline: ${job.lastError ?? ''}`,
@@ -84,7 +97,7 @@ async function retryOne(
   }
   const config = await runtime.configs.byName(job.configName);
   if (!config) {
-    await runtime.store.expireJob(job.key, leaseOwner, `runner config ${job.configName} no longer exists`);
+    await runtime.store.jobs.expire(job.key, leaseOwner, `runner config ${job.configName} no longer exists`);
     log.error('job given up: its runner config was removed', { configName: job.configName });
     return 'expired';
   }
@@ -94,6 +107,7 @@ async function retryOne(
     installationId: job.installationId,
     config,
     launchAttempt: job.launchAttempts,
+    settledThrough: job.settledThrough,
     leaseOwner,
     deadline,
   });

@@ -14,7 +14,7 @@ import { parseJson, parseWorkflowJob, workflowJobAction, WorkflowJobEvent } from
 import { classifyAwsFailure } from '../core/call-failure';
 import { withRetry } from '../adapters/retrying';
 import { NewJob } from '../adapters/state-store';
-import { launchJob } from '../launch/launch-job';
+import { attemptRunnerName, launchJob } from '../launch/launch-job';
 import { Runtime } from '../runtime';
 
 /** An API Gateway HTTP API response. */
@@ -80,7 +80,7 @@ export async function handleDelivery(
     const now = Date.now();
     switch (job.action) {
       case 'in_progress': {
-        const before = await runtime.store.recordInProgress(key, job.runnerName ?? '', now);
+        const before = await runtime.store.jobs.recordInProgress(key, job.runnerName ?? '', now);
         if (before?.runnerName && job.runnerName && before.runnerName !== job.runnerName) {
           log.warn('job taken by another runner than the one launched for it', {
             launchedRunner: before.runnerName,
@@ -90,7 +90,7 @@ export async function handleDelivery(
         return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
       }
       case 'completed': {
-        const before = await runtime.store.recordCompleted(key, job.conclusion, now);
+        const before = await runtime.store.jobs.recordCompleted(key, job.conclusion, now);
         return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
       }
       default:
@@ -146,17 +146,22 @@ async function queuedOrWaiting(
   };
   const now = Date.now();
   if (job.action === 'waiting') {
-    await runtime.store.recordWaiting(record, now);
+    await runtime.store.jobs.recordWaiting(record, now);
     return respond(200, { message: 'waiting recorded' });
   }
 
   const leaseOwner = randomUUID();
   const deadline = startedAt + runtime.settings.deliveryBudgetMs - ANSWER_RESERVE_MS;
   // Until the claim is written nothing about the job is durable: retry it for as long as the budget allows.
-  const claimed = await withRetry(() => runtime.store.claimJob(record, leaseOwner, now, LAUNCH_LEASE_MS), {
-    deadline,
-    classify: classifyAwsFailure,
-  });
+  // Write-ahead: the claim names attempt 1 and its runner before any remote call of the launch.
+  const firstRunner = attemptRunnerName(runtime.settings, config.name, key, 1);
+  const claimed = await withRetry(
+    () => runtime.store.jobs.claim(record, firstRunner, leaseOwner, now, LAUNCH_LEASE_MS),
+    {
+      deadline,
+      classify: classifyAwsFailure,
+    },
+  );
   if (!claimed) {
     log.info('duplicate queued delivery: the job is already claimed');
     return respond(200, { message: 'already claimed' });

@@ -1,7 +1,7 @@
 import { backoffDelay, fitsBudget, nextPendingAttemptAt } from '../../lambda/core/backoff';
 import { formatJobKey, jobPartitionKey, parseJobPartitionKey } from '../../lambda/core/job-key';
 import { pastDeadline } from '../../lambda/core/job-status';
-import { fleetClientToken, runnerName } from '../../lambda/core/runner-name';
+import { fleetClientToken, parseRunnerName, runnerName } from '../../lambda/core/runner-name';
 import { labelProblem, storedConfigProblems } from '../../lambda/core/runner-config';
 import { handoffKey } from '../../lambda/core/state-schema';
 
@@ -20,11 +20,27 @@ describe('job keys', () => {
 
 describe('runner names and client tokens', () => {
   test('unique per attempt, stable for the same attempt, within GitHub limits', () => {
-    const a = runnerName('linux', key, 1);
-    expect(a).toBe(runnerName('linux', key, 1));
-    expect(a).not.toBe(runnerName('linux', key, 2));
+    const a = runnerName('linux', key, 1, 'owner-a');
+    expect(a).toBe(runnerName('linux', key, 1, 'owner-a'));
+    expect(a).not.toBe(runnerName('linux', key, 2, 'owner-a'));
     expect(a).toMatch(/^linux-123456789012-2-1-[0-9a-f]{6}$/);
-    expect(runnerName('x'.repeat(80), key, 1).length).toBeLessThanOrEqual(64);
+    expect(runnerName('x'.repeat(80), key, 1, 'owner-a').length).toBeLessThanOrEqual(64);
+  });
+  test('a name parses back to its job and attempt only for the deployment that made it', () => {
+    const name = runnerName('linux', key, 3, 'owner-a');
+    expect(parseRunnerName(name, key.host, 'owner-a')).toEqual({ key, launchAttempt: 3 });
+    expect(parseRunnerName(name, key.host, 'owner-b')).toBeUndefined();
+    expect(parseRunnerName(name, 'ghes.example.com', 'owner-a')).toBeUndefined();
+    expect(parseRunnerName('my-laptop', key.host, 'owner-a')).toBeUndefined();
+    expect(
+      parseRunnerName(
+        name.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+        key.host,
+        'owner-a',
+      ),
+    ).toBeUndefined();
+    const long = runnerName('x'.repeat(80), key, 1, 'owner-a');
+    expect(parseRunnerName(long, key.host, 'owner-a')).toEqual({ key, launchAttempt: 1 });
   });
   test('client tokens differ by market and round, and fit EC2', () => {
     const t = fleetClientToken(key, 1, 'spot', 1);

@@ -94,7 +94,7 @@ test('GitHub down for the whole budget: 202, job pending with its reason, instan
   const res = await deliver(jobId);
   expect(Date.now() - started).toBeLessThan(10_000); // the answer still beats GitHub's 10 s timeout
   expect(res.statusCode).toBe(202);
-  const job = await store.getJob(key(jobId));
+  const job = await store.jobs.get(key(jobId));
   expect(job?.status).toBe('pending');
   expect(job?.lastError).toMatch(/GitHub: server \(503\)/);
   expect(live(jobId)).toHaveLength(0); // the instance launched in parallel was terminated
@@ -104,7 +104,7 @@ test('GitHub down for the whole budget: 202, job pending with its reason, instan
   await makeDue(jobId);
   expect((await retry()).launched).toBeGreaterThanOrEqual(1);
   expect(live(jobId)).toHaveLength(1);
-  expect((await store.getJob(key(jobId)))?.status).toBe('launched');
+  expect((await store.jobs.get(key(jobId)))?.status).toBe('launched');
 });
 
 test('a quota error defers the job and says so loudly', async () => {
@@ -125,11 +125,11 @@ test('a webhook that died mid-launch is recovered by the retry once its lease ex
   const jobId = newJobId();
   const job = jobRecord(jobId, 'crashed');
   // Claimed 2 minutes ago by an owner that never came back.
-  expect(await store.claimJob(job, 'dead-owner', Date.now() - 120_000, 90_000)).toBe(true);
+  expect(await store.jobs.claim(job, 'runner-1', 'dead-owner', Date.now() - 120_000, 90_000)).toBe(true);
   const summary = await retry();
   expect(summary.launched).toBeGreaterThanOrEqual(1);
   expect(live(jobId)).toHaveLength(1);
-  const record = await store.getJob(key(jobId));
+  const record = await store.jobs.get(key(jobId));
   expect(record).toMatchObject({ status: 'launched', launchAttempts: 2 });
   // A second run finds nothing more to do for it.
   await retry();
@@ -140,10 +140,10 @@ test('a job pending past its deadline is given up, not launched', async () => {
   const jobId = newJobId();
   const job = jobRecord(jobId, 'old');
   const dayAgo = Date.now() - 25 * 3600_000;
-  await store.claimJob(job, 'o', dayAgo, 90_000);
-  await store.deferJob(key(jobId), 'o', 'capacity', dayAgo + 60_000);
+  await store.jobs.claim(job, 'runner-1', 'o', dayAgo, 90_000);
+  await store.jobs.defer(key(jobId), 'o', 'capacity', dayAgo + 60_000, false);
   await retry();
-  expect((await store.getJob(key(jobId)))?.status).toBe('expired');
+  expect((await store.jobs.get(key(jobId)))?.status).toBe('expired');
   expect(live(jobId)).toHaveLength(0);
 });
 
@@ -158,7 +158,7 @@ test('a job cancelled while pending is never launched', async () => {
   await makeDue(jobId).catch(() => undefined);
   await retry();
   expect(live(jobId)).toHaveLength(0);
-  expect((await store.getJob(key(jobId)))?.status).toBe('completed');
+  expect((await store.jobs.get(key(jobId)))?.status).toBe('completed');
 });
 
 test('overlapping retry runs launch each due job once', async () => {

@@ -38,7 +38,7 @@ test('a queued job on GHES registers a repo-scoped JIT runner through /api/v3 an
   // Job ids of different hosts never collide: the GHES host is part of the key.
   const host = new URL(cloud.env.GITHUB_URL).host;
   const store = new StateStore(cloud.dynamo.client, cloud.tableName);
-  expect((await store.getJob({ host, jobId: 31, runAttempt: 1 }))?.status).toBe('launched');
+  expect((await store.jobs.get({ host, jobId: 31, runAttempt: 1 }))?.status).toBe('launched');
   expect(jobPartitionKey({ host, jobId: 31, runAttempt: 1 })).toContain('127.0.0.1');
-  expect(await store.getJob({ host: 'github.com', jobId: 31, runAttempt: 1 })).toBeUndefined();
+  expect(await store.jobs.get({ host: 'github.com', jobId: 31, runAttempt: 1 })).toBeUndefined();
 });
