@@ -1,9 +1,9 @@
 /**
  * The `EphemeralRunners` construct: ephemeral, just-in-time GitHub Actions runners on EC2 spot. It
- * composes the smaller constructs (state table, runner configs, fleet, image, webhook API, retry schedule)
- * and wires the Lambdas' settings and permissions.
+ * composes the smaller constructs (state table, runner configs, fleet, image, webhook API, retry and
+ * reconciler schedules) and wires the Lambdas' settings and permissions.
  */
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Fn, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -23,90 +23,26 @@ import {
   deliveryBudgetProblems,
   generatedWebhookSecret,
   gitHubProblems,
-  type GitHubProps,
 } from './github-app';
+import type { EphemeralRunnersProps } from './ephemeral-runners-props';
 import { handlerFunction } from './lambda-assets';
+import {
+  DEFAULT_BOOT_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_RECONCILE_INTERVAL,
+  ReconcilerSchedule,
+  reconcileFunctionTimeout,
+  reconcilerTimingProblems,
+  timeoutSecondsSetting,
+} from './reconciler';
 import { RetrySchedule } from './retry-schedule';
 import { RunnerFleet, defaultRunnerVpc, runnerSubnets } from './runner-fleet';
-import { RunnerImage, type RunnerImageOptions } from './runner-image';
-import {
-  DEFAULT_RUNNER_CONFIG,
-  RunnerConfigStore,
-  resolveRunnerConfigs,
-  type RunnerConfigProps,
-} from './runner-configs';
+import { RunnerImage } from './runner-image';
+import { DEFAULT_RUNNER_CONFIG, RunnerConfigStore, resolveRunnerConfigs } from './runner-configs';
 import { StateTable } from './state-table';
 import { WebhookApi } from './webhook-api';
 
-/** Props of {@link EphemeralRunners}. */
-export interface EphemeralRunnersProps {
-  /** The GitHub App and where runners register. */
-  readonly github: GitHubProps;
-  /**
-   * The kinds of runners. Each is stored as an SSM String parameter `{configPath}/{name}`.
-   * @default - one config "default": labels self-hosted, linux, x64 on m7i/m6i/m5/c7i large instances
-   */
-  readonly runnerConfigs?: RunnerConfigProps[];
-  /**
-   * The VPC of the runners. Public subnets give runners a public IP; private subnets need a NAT or
-   * other egress to reach GitHub.
-   * @default - a new VPC with public subnets only and no NAT gateway, which costs nothing while idle
-   */
-  readonly vpc?: ec2.IVpc;
-  /**
-   * The subnets of the runners (and of the image builds) in the VPC; all public or all private.
-   * @default - the VPC's private subnets with egress, or its public subnets when it has none
-   */
-  readonly subnetSelection?: ec2.SubnetSelection;
-  /**
-   * Owners (organizations or users) whose repositories may use the runners. May be a token.
-   * @default - none: with no allowedRepositories either, every repository the App is installed on
-   */
-  readonly allowedOwners?: string[];
-  /**
-   * Repositories (`owner/repo`) that may use the runners, besides those of the allowedOwners.
-   * @default - none
-   */
-  readonly allowedRepositories?: string[];
-  /**
-   * How long the webhook may spend launching before it answers GitHub and leaves the job to the retry
-   * schedule. GitHub waits 10 s (github.com) or 30 s (GHES) for an answer.
-   * @default - 8 seconds for github.com, 25 seconds for GitHub Enterprise Server
-   */
-  readonly deliveryBudget?: Duration;
-  /**
-   * How long a job that could not be launched is retried before it is given up (GitHub cancels a job
-   * queued for 24 hours).
-   * @default Duration.hours(24)
-   */
-  readonly pendingDeadline?: Duration;
-  /**
-   * SSM path under which the runner configs are stored; must begin with `/`.
-   * @default '/cdk-ephemeral-runners/{stackName}/{path of this construct}/runner-configs'
-   */
-  readonly configPath?: string;
-  /**
-   * Settings of the image pipeline that bakes the runner AMIs, used when a config uses `RunnerAmi.baked()`.
-   * @default - the pipeline's defaults
-   */
-  readonly image?: RunnerImageOptions;
-  /**
-   * What happens to the state table when it leaves the stack; `RETAIN` also turns on deletion protection.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly stateRemovalPolicy?: RemovalPolicy;
-  /**
-   * How long the logs of the Lambdas, the API and the runners are kept.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Throttling of the webhook endpoint, a guard against floods. A throttled delivery is answered 429, and
-   * GitHub does not resend a failed delivery by itself: keep the limits above your peak job rate.
-   * @default - 100 requests a second, bursts of 200
-   */
-  readonly webhookThrottle?: apigwv2.ThrottleSettings;
-}
+export type { EphemeralRunnersProps } from './ephemeral-runners-props';
 
 /**
  * GitHub Actions runners that live for one job: a GitHub App webhook launches a fresh EC2 (spot)
@@ -123,6 +59,11 @@ export class EphemeralRunners extends Construct {
   public readonly webhookHandler: lambda.IFunction;
   /** The function run every minute to retry launches and recover lost jobs. */
   public readonly retryHandler: lambda.IFunction;
+  /**
+   * The reconciler, run every `reconcileInterval` and on EC2 instances shutting down: it compares the job
+   * records with the instances and runner registrations that exist and repairs the difference.
+   */
+  public readonly reconcileHandler: lambda.IFunction;
   /** The role of the runner instances. */
   public readonly runnerRole: iam.IRole;
   /** The security group of the runner instances (no ingress). */
@@ -152,7 +93,11 @@ export class EphemeralRunners extends Construct {
       ...gitHubProblems(github),
       ...allowlistProblems(props.allowedOwners, props.allowedRepositories),
     );
-    problems.push(...deliveryBudgetProblems(props.deliveryBudget, url), ...this.settingsProblems(props));
+    problems.push(
+      ...deliveryBudgetProblems(props.deliveryBudget, url),
+      ...this.settingsProblems(props),
+      ...reconcilerTimingProblems(props),
+    );
     if (props.runnerConfigs !== undefined && props.runnerConfigs.length === 0)
       problems.push('runnerConfigs is empty: give at least one runner config, or omit it for the default');
     if (problems.length > 0)
@@ -223,9 +168,12 @@ export class EphemeralRunners extends Construct {
       [ENV.runnerScope]: github.runnerScope ?? 'org',
       [ENV.runnerGroupId]: Tokenization.stringifyNumber(github.runnerGroupId ?? 1),
       [ENV.deliveryBudgetMs]: deliveryBudgetMs(this, props.deliveryBudget, url),
-      [ENV.pendingDeadlineMinutes]: String((props.pendingDeadline ?? Duration.hours(24)).toMinutes()),
+      [ENV.pendingDeadlineMinutes]: Tokenization.stringifyNumber((props.pendingDeadline ?? Duration.hours(24)).toMinutes()),
       [ENV.instanceArnPrefix]: `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:instance/`,
       [ENV.ownerTag]: ownerTag,
+      // The launch sets an instance's expiry from the boot timeout: every handler has both timeouts.
+      [ENV.bootTimeoutSeconds]: timeoutSecondsSetting(props.bootTimeout ?? DEFAULT_BOOT_TIMEOUT),
+      [ENV.idleTimeoutSeconds]: timeoutSecondsSetting(props.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
       ...joinedList(ENV.allowedOwners, props.allowedOwners),
       ...joinedList(ENV.allowedRepositories, props.allowedRepositories),
     };
@@ -263,6 +211,25 @@ export class EphemeralRunners extends Construct {
     this.webhookHandler = webhook;
     this.retryHandler = retry;
 
+    const reconcileInterval = props.reconcileInterval ?? DEFAULT_RECONCILE_INTERVAL;
+    const reconcile = handlerFunction(this, 'ReconcileHandler', {
+      handler: 'reconcile',
+      description:
+        'On a schedule and on EC2 state changes: reaps stuck, idle or orphaned runners, deletes ghost registrations, reopens lost jobs',
+      environment,
+      timeout: reconcileFunctionTimeout(reconcileInterval),
+      memorySize: 512,
+      logRetention,
+      layers,
+    });
+    // It calls GitHub with the App and terminates instances, but never launches: no grantLaunch (no
+    // CreateFleet, RunInstances or PassRole), and no webhook secret.
+    this.stateTable.grantReadWriteData(reconcile);
+    configStore.grantRead(reconcile);
+    privateKey.grantRead(reconcile);
+    fleet.grantReap(reconcile);
+    this.reconcileHandler = reconcile;
+
     const api = new WebhookApi(this, 'WebhookApi', {
       handler: webhook,
       throttle: props.webhookThrottle ?? { rateLimit: 100, burstLimit: 200 },
@@ -271,6 +238,7 @@ export class EphemeralRunners extends Construct {
     this.api = api.api;
     this.webhookUrl = api.url;
     new RetrySchedule(this, 'RetrySchedule', { handler: retry });
+    new ReconcilerSchedule(this, 'ReconcilerSchedule', { handler: reconcile, interval: reconcileInterval });
     new CfnOutput(this, 'WebhookUrl', {
       value: this.webhookUrl,
       description: 'Webhook URL of the GitHub App',
@@ -295,6 +263,11 @@ export class EphemeralRunners extends Construct {
   /** Errors of the retry function. */
   public metricRetryErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.retryHandler.metricErrors(props);
+  }
+
+  /** Errors of the reconciler function (failed runs, including those triggered by instance state changes). */
+  public metricReconcileErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.reconcileHandler.metricErrors(props);
   }
 
   /** 5xx answers of the webhook endpoint: deliveries GitHub records as failed. */

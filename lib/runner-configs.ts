@@ -55,7 +55,9 @@ export interface RunnerConfigProps {
    */
   readonly ami?: RunnerAmi;
   /**
-   * Longest a job may run; an instance older than this plus its boot time is considered stuck.
+   * Longest a job may run, from 1 minute to 5 days (GitHub's limit). The launch tags each instance
+   * with an expiry, its launch time + the construct's `bootTimeout` + this + 10 minutes: an instance
+   * still running after it is terminated by the reconciler, whatever its job is doing.
    * @default Duration.hours(6)
    */
   readonly maxJobRuntime?: Duration;

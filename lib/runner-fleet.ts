@@ -1,6 +1,7 @@
 /**
  * What runner instances are launched with: one launch template per runner config, the security group,
- * the instance role and profile, the runner log group; and the permission to launch and terminate them.
+ * the instance role and profile, the runner log group; and the permissions to launch runners and to
+ * terminate them.
  */
 import { Aws, Tags, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -146,17 +147,16 @@ export class RunnerFleet extends Construct {
 
   /**
    * Allows a principal (the control plane) to launch runners from these launch templates with
-   * CreateFleet or RunInstances, tag them at launch, describe instances and terminate the instances
-   * of this deployment only (those carrying its owner tag).
+   * CreateFleet or RunInstances, tag them at launch, pass the runner role, and everything
+   * {@link grantReap} allows (describe instances, terminate those of this deployment).
    */
   public grantLaunch(grantee: iam.IGrantable): void {
-    const ownerTagKey = INSTANCE_TAGS.owner;
     const statements = [
       new iam.PolicyStatement({
         sid: 'LaunchOwnedInstances',
         actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
         resources: [arn('ec2', 'instance/*')],
-        conditions: { StringEquals: { [`aws:RequestTag/${ownerTagKey}`]: this.ownerTag } },
+        conditions: { StringEquals: { [`aws:RequestTag/${INSTANCE_TAGS.owner}`]: this.ownerTag } },
       }),
       new iam.PolicyStatement({
         sid: 'LaunchFromOwnTemplates',
@@ -187,17 +187,7 @@ export class RunnerFleet extends Construct {
         ].map((r) => arn('ec2', r)),
         conditions: { StringEquals: { 'ec2:CreateAction': ['CreateFleet', 'RunInstances'] } },
       }),
-      new iam.PolicyStatement({
-        sid: 'TerminateOwnedInstances',
-        actions: ['ec2:TerminateInstances'],
-        resources: [arn('ec2', 'instance/*')],
-        conditions: { StringEquals: { [`ec2:ResourceTag/${ownerTagKey}`]: this.ownerTag } },
-      }),
-      new iam.PolicyStatement({
-        sid: 'DescribeInstances',
-        actions: ['ec2:DescribeInstances'],
-        resources: ['*'],
-      }),
+      ...this.reapStatements(),
       new iam.PolicyStatement({
         sid: 'PassRunnerRole',
         actions: ['iam:PassRole'],
@@ -229,39 +219,85 @@ export class RunnerFleet extends Construct {
     statements.forEach((s) => grantee.grantPrincipal.addToPrincipalPolicy(s));
     acknowledgeLaunchWildcards(grantee.grantPrincipal);
   }
+
+  /**
+   * Allows a principal (the reconciler) to describe instances and to terminate the instances of this
+   * deployment only (those carrying its owner tag); it cannot launch, tag or pass a role.
+   */
+  public grantReap(grantee: iam.IGrantable): void {
+    this.reapStatements().forEach((s) => grantee.grantPrincipal.addToPrincipalPolicy(s));
+    acknowledgeReapWildcards(grantee.grantPrincipal);
+  }
+
+  /** What launching and reaping share: terminate owned instances, describe any. */
+  private reapStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        sid: 'TerminateOwnedInstances',
+        actions: ['ec2:TerminateInstances'],
+        resources: [arn('ec2', 'instance/*')],
+        conditions: { StringEquals: { [`ec2:ResourceTag/${INSTANCE_TAGS.owner}`]: this.ownerTag } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'DescribeInstances',
+        actions: ['ec2:DescribeInstances'],
+        resources: ['*'],
+      }),
+    ];
+  }
 }
+
+const iam5Resource = (r: string): string => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:${r}]`;
+const INSTANCE_WILDCARD = iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:instance/*');
+const DESCRIBE_WILDCARD = 'AwsSolutions-IAM5[Resource::*]';
+const DESCRIBE_REASON = 'ec2:DescribeInstances supports no resource-level permissions.';
 
 /** The wildcards of {@link RunnerFleet.grantLaunch}, each with why it is there. */
 function acknowledgeLaunchWildcards(principal: iam.IPrincipal): void {
   if (!Construct.isConstruct(principal)) return;
-  const resource = (r: string): string => `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:${r}]`;
   const acks: Array<[string, string]> = [
     [
-      resource('ec2:<AWS::Region>:<AWS::AccountId>:instance/*'),
+      INSTANCE_WILDCARD,
       'Instance ids are not known before launch; launching requires the owner tag in the request (aws:RequestTag), tagging is only allowed at launch (ec2:CreateAction), terminating requires the owner tag on the instance (ec2:ResourceTag).',
     ],
     [
-      resource('ec2:<AWS::Region>:<AWS::AccountId>:fleet/*'),
+      iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:fleet/*'),
       'The id of an instant fleet is created by the CreateFleet call itself.',
     ],
     [
-      resource('ec2:<AWS::Region>:<AWS::AccountId>:volume/*'),
+      iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:volume/*'),
       'Root volumes are created by the launch; their ids are not known before it.',
     ],
     [
-      resource('ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*'),
+      iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*'),
       'Network interfaces are created by the launch; their ids are not known before it.',
     ],
     [
-      resource('ec2:<AWS::Region>:<AWS::AccountId>:spot-instances-request/*'),
+      iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:spot-instances-request/*'),
       'Spot requests are created by the launch; their ids are not known before it.',
     ],
     [
-      resource('ec2:<AWS::Region>::image/*'),
+      iam5Resource('ec2:<AWS::Region>::image/*'),
       'The AMI is resolved at launch from an SSM parameter (a newly baked AMI is used without a redeploy).',
     ],
-    [resource('ec2:<AWS::Region>::snapshot/*'), 'The snapshots behind the AMI change with each baked AMI.'],
-    ['AwsSolutions-IAM5[Resource::*]', 'ec2:DescribeInstances supports no resource-level permissions.'],
+    [
+      iam5Resource('ec2:<AWS::Region>::snapshot/*'),
+      'The snapshots behind the AMI change with each baked AMI.',
+    ],
+    [DESCRIBE_WILDCARD, DESCRIBE_REASON],
+  ];
+  for (const [id, reason] of acks) Validations.of(principal).acknowledge({ id, reason });
+}
+
+/** The wildcards of {@link RunnerFleet.grantReap}, each with why it is there. */
+function acknowledgeReapWildcards(principal: iam.IPrincipal): void {
+  if (!Construct.isConstruct(principal)) return;
+  const acks: Array<[string, string]> = [
+    [
+      INSTANCE_WILDCARD,
+      'The instances to reap are found at run time; terminating requires the owner tag of this deployment on the instance (ec2:ResourceTag).',
+    ],
+    [DESCRIBE_WILDCARD, DESCRIBE_REASON],
   ];
   for (const [id, reason] of acks) Validations.of(principal).acknowledge({ id, reason });
 }

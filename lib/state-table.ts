@@ -6,6 +6,9 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
+  LIVE_INDEX,
+  LIVE_INDEX_PARTITION_KEY,
+  LIVE_INDEX_SORT_KEY,
   PARTITION_KEY,
   PENDING_INDEX,
   PENDING_INDEX_PARTITION_KEY,
@@ -38,8 +41,8 @@ const READ_WRITE_ACTIONS = [
 ];
 
 /**
- * On-demand table with point-in-time recovery, TTL, one string partition key and the sparse index of
- * jobs pending a (re)try of their launch.
+ * On-demand table with point-in-time recovery, TTL, one string partition key and two sparse indexes: the
+ * jobs pending a (re)try of their launch, and the job records that are not final (the reconciler's).
  */
 export class StateTable extends Construct {
   /** The table. */
@@ -62,15 +65,27 @@ export class StateTable extends Construct {
       sortKey: { name: PENDING_INDEX_SORT_KEY, type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    // CloudFormation creates or deletes at most one GSI per table in one stack update: a release that
+    // adds an index must add only one (this one came alone), or the update of existing stacks fails.
+    this.table.addGlobalSecondaryIndex({
+      indexName: LIVE_INDEX,
+      partitionKey: { name: LIVE_INDEX_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: LIVE_INDEX_SORT_KEY, type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
   }
 
-  /** Allows the control plane to read and write any item and query the pending index (no wildcard). */
+  /** Allows the control plane to read and write any item and query both indexes (no wildcard). */
   public grantReadWriteData(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: READ_WRITE_ACTIONS,
-      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${PENDING_INDEX}`],
+      resourceArns: [this.table.tableArn, ...[PENDING_INDEX, LIVE_INDEX].map((i) => this.indexArn(i))],
     });
+  }
+
+  private indexArn(indexName: string): string {
+    return `${this.table.tableArn}/index/${indexName}`;
   }
 
   /**

@@ -49,7 +49,7 @@ test('every file the library requires, and the Lambda bundles and image document
       shipped: true,
     });
   }
-  for (const handler of ['webhook', 'retry']) {
+  for (const handler of ['webhook', 'retry', 'reconcile']) {
     expect(shipped(join(root, 'dist', 'assets', handler, 'index.js'))).toBe(true);
   }
   expect(shipped(join(root, 'image-builder', 'boot', 'runner-boot.sh'))).toBe(true);

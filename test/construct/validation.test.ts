@@ -1,4 +1,4 @@
-import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { App, Duration, Size, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { EphemeralRunners, RunnerAmi, type RunnerConfigProps } from '../../lib';
@@ -147,6 +147,51 @@ describe('synth-time validation names the prop and the fix', () => {
       'a pending deadline over a day',
       { pendingDeadline: Duration.hours(25) },
       /pendingDeadline 1 day 1 hour must be whole minutes between 1 minute and 24 hours \(GitHub cancels/,
+    ],
+    [
+      'a reconcile interval that is not whole minutes',
+      { reconcileInterval: Duration.seconds(90) },
+      /reconcileInterval 1 minute 30 seconds must be whole minutes between 1 minute and 1 hour: stuck instances/,
+    ],
+    [
+      'a reconcile interval over an hour',
+      { reconcileInterval: Duration.hours(2) },
+      /reconcileInterval 2 hours must be whole minutes between 1 minute and 1 hour/,
+    ],
+    [
+      'a boot timeout too short for installing the runner at boot',
+      { bootTimeout: Duration.minutes(1) },
+      /bootTimeout 1 minute must be whole seconds between 2 minutes and 1 hour: on the first deploy a runner installs the actions runner at boot/,
+    ],
+    [
+      'a boot timeout over an hour',
+      { bootTimeout: Duration.minutes(61) },
+      /bootTimeout 1 hour 1 minute must be whole seconds between 2 minutes and 1 hour/,
+    ],
+    [
+      'an idle timeout under a minute',
+      { idleTimeout: Duration.seconds(30) },
+      /idleTimeout 30 seconds must be whole seconds between 1 minute and 2 hours: it is counted from the instance's launch/,
+    ],
+    [
+      'an idle timeout over two hours',
+      { idleTimeout: Duration.hours(3) },
+      /idleTimeout 3 hours must be whole seconds between 1 minute and 2 hours/,
+    ],
+    [
+      'an idle timeout that is not whole seconds',
+      { idleTimeout: Duration.millis(90_500) },
+      /idleTimeout .* must be whole seconds between 1 minute and 2 hours/,
+    ],
+    [
+      'a reconcile interval token in seconds',
+      { reconcileInterval: Duration.seconds(Token.asNumber({ Ref: 'Interval' })) },
+      /reconcileInterval from a token must be given in minutes, Duration\.minutes\(token\)/,
+    ],
+    [
+      'a boot timeout token in minutes',
+      { bootTimeout: Duration.minutes(Token.asNumber({ Ref: 'Boot' })) },
+      /bootTimeout from a token must be given in seconds, Duration\.seconds\(token\): CloudFormation cannot convert it/,
     ],
     [
       'a relative config path',

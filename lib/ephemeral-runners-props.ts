@@ -1,0 +1,104 @@
+/**
+ * The props of the `EphemeralRunners` construct: what a user of the library configures, each with its
+ * default. Validated by the construct at synthesis.
+ */
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { GitHubProps } from './github-app';
+import type { RunnerImageOptions } from './runner-image';
+import type { RunnerConfigProps } from './runner-configs';
+
+/** Props of `EphemeralRunners`. */
+export interface EphemeralRunnersProps {
+  /** The GitHub App and where runners register. */
+  readonly github: GitHubProps;
+  /**
+   * The kinds of runners. Each is stored as an SSM String parameter `{configPath}/{name}`.
+   * @default - one config "default": labels self-hosted, linux, x64 on m7i/m6i/m5/c7i large instances
+   */
+  readonly runnerConfigs?: RunnerConfigProps[];
+  /**
+   * The VPC of the runners. Public subnets give runners a public IP; private subnets need a NAT or
+   * other egress to reach GitHub.
+   * @default - a new VPC with public subnets only and no NAT gateway, which costs nothing while idle
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * The subnets of the runners (and of the image builds) in the VPC; all public or all private.
+   * @default - the VPC's private subnets with egress, or its public subnets when it has none
+   */
+  readonly subnetSelection?: ec2.SubnetSelection;
+  /**
+   * Owners (organizations or users) whose repositories may use the runners. May be a token.
+   * @default - none: with no allowedRepositories either, every repository the App is installed on
+   */
+  readonly allowedOwners?: string[];
+  /**
+   * Repositories (`owner/repo`) that may use the runners, besides those of the allowedOwners.
+   * @default - none
+   */
+  readonly allowedRepositories?: string[];
+  /**
+   * How long the webhook may spend launching before it answers GitHub and leaves the job to the retry
+   * schedule. GitHub waits 10 s (github.com) or 30 s (GHES) for an answer.
+   * @default - 8 seconds for github.com, 25 seconds for GitHub Enterprise Server
+   */
+  readonly deliveryBudget?: Duration;
+  /**
+   * How long a job that could not be launched is retried before it is given up (GitHub cancels a job
+   * queued for 24 hours).
+   * @default Duration.hours(24)
+   */
+  readonly pendingDeadline?: Duration;
+  /**
+   * How often the reconciler runs: it terminates this deployment's stuck, idle, orphaned or expired
+   * instances, deletes runner registrations nothing will use, and reopens jobs whose runner was lost.
+   * Whole minutes from 1 to 60; a token must be `Duration.minutes(token)` above 1 (EventBridge refuses
+   * `rate(1 minutes)`).
+   * @default Duration.minutes(2)
+   */
+  readonly reconcileInterval?: Duration;
+  /**
+   * How long a launched runner may take to come online at GitHub before the reconciler terminates it and
+   * reopens its job. On the first deploy, before the first image is baked, the runner is installed at
+   * boot (one to three minutes): that must fit. From 2 minutes to 1 hour; a token must be
+   * `Duration.seconds(token)`.
+   * @default Duration.minutes(10)
+   */
+  readonly bootTimeout?: Duration;
+  /**
+   * How long a runner may be online without a job, counted from its instance's launch: past it the
+   * reconciler deregisters the runner and terminates the instance (a runner running a job is not
+   * idle). From 1 minute to 2 hours; a token must be `Duration.seconds(token)`.
+   * @default Duration.minutes(10)
+   */
+  readonly idleTimeout?: Duration;
+  /**
+   * SSM path under which the runner configs are stored; must begin with `/`.
+   * @default '/cdk-ephemeral-runners/{stackName}/{path of this construct}/runner-configs'
+   */
+  readonly configPath?: string;
+  /**
+   * Settings of the image pipeline that bakes the runner AMIs, used when a config uses `RunnerAmi.baked()`.
+   * @default - the pipeline's defaults
+   */
+  readonly image?: RunnerImageOptions;
+  /**
+   * What happens to the state table when it leaves the stack; `RETAIN` also turns on deletion protection.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly stateRemovalPolicy?: RemovalPolicy;
+  /**
+   * How long the logs of the Lambdas, the API and the runners are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Throttling of the webhook endpoint, a guard against floods. A throttled delivery is answered 429, and
+   * GitHub does not resend a failed delivery by itself: keep the limits above your peak job rate.
+   * @default - 100 requests a second, bursts of 200
+   */
+  readonly webhookThrottle?: apigwv2.ThrottleSettings;
+}
