@@ -1,98 +1,62 @@
 // A GitHub / GHES REST emulator on 127.0.0.1 for tests that drive the real Octokit
 // (`@octokit/rest` + `createAppAuth`) against it. It serves the routes this project uses (app JWT
-// auth, installation tokens, JIT runner registration, runner listing and deletion, webhook
-// deliveries), answers with GitHub's documented shapes, statuses and error bodies, and injects
-// faults (5xx, secondary rate limits, latency) on request. This file is the test-facing API; the
-// server and the route handlers live in ./github-emulator/.
+// auth, installation tokens, JIT runner registration, runner listing and deletion, workflow jobs,
+// webhook deliveries), answers with GitHub's documented shapes, statuses and error bodies, and
+// injects faults (5xx, secondary rate limits, latency, hung requests) on request. Jobs are handed to
+// runners by a scheduler that behaves as GitHub's does, and their `workflow_job` events wait in an
+// outbox for the test to deliver. This file is the test-facing API; the server, the scheduler and
+// the route handlers live in ./github-emulator/.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import type {
+  DeliveryInput,
+  GitHubEmulatorOptions,
+  InstallationOptions,
+  JobView,
+  OutboxDelivery,
+  RunnerView,
+} from './github-emulator/api-types';
 import { FaultPlan, type SecondaryRateLimitKind } from './github-emulator/faults';
+import {
+  JobScheduler,
+  type EmulatedJob,
+  type JobConclusion,
+  type QueueJobInput,
+} from './github-emulator/jobs';
 import type { RouteName } from './github-emulator/routes';
 import { ApiServer, type RecordedCall, type RedeliveryHandler } from './github-emulator/server';
-import { EmulatorState, isoSeconds, scopeKey, type Permissions } from './github-emulator/state';
+import {
+  EmulatorState,
+  isoSeconds,
+  scopeKey,
+  type EmulatedRunner,
+  type Permissions,
+} from './github-emulator/state';
+import { emitWorkflowJobEvent } from './github-emulator/webhook-payloads';
 
+export type {
+  DeliveryInput,
+  GitHubEmulatorOptions,
+  InstallationOptions,
+  JobView,
+  OutboxDelivery,
+  RunnerView,
+} from './github-emulator/api-types';
 export type { RouteName } from './github-emulator/routes';
 export type { SecondaryRateLimitKind } from './github-emulator/faults';
+export type { JobConclusion, JobStatus, QueueJobInput } from './github-emulator/jobs';
 export type { RecordedCall, RedeliveryHandler } from './github-emulator/server';
 export type { Permissions } from './github-emulator/state';
 export { JIT_SECRET_MARKER } from './github-emulator/runner-handlers';
 
-/** Options of {@link GitHubEmulator.start}. */
-export interface GitHubEmulatorOptions {
-  /** Serve GHES-style under `/api/v3` instead of github.com-style at `/`. @default false */
-  readonly ghes?: boolean;
-  /** GHES version reported in `x-github-enterprise-version` and docs links. @default '3.14.0' */
-  readonly ghesVersion?: string;
-  /** Lifetime of installation tokens. @default 3600 (GitHub's one hour) */
-  readonly tokenTtlSeconds?: number;
-}
-
-/** A runner registration, as tests inspect it. */
-export interface RunnerView {
-  /** Runner id. */
-  readonly id: number;
-  /** Runner name. */
-  readonly name: string;
-  /** Labels sent at registration. */
-  readonly labels: string[];
-  /** `owner/repo` or `org`, as the registering call spelled it. */
-  readonly scope: string;
-  /** Whether `scope` is a repository or an organization. */
-  readonly scopeKind: 'repo' | 'org';
-  /** Runner group id. */
-  readonly runnerGroupId: number;
-  /** Work folder. */
-  readonly workFolder: string;
-  /** The `encoded_jit_config` handed out. */
-  readonly jitConfig: string;
-  /** `online` once {@link GitHubEmulator.setRunnerState} says so. */
-  readonly status: 'online' | 'offline';
-  /** Whether the runner is running a job. */
-  readonly busy: boolean;
-}
-
-/** Options of {@link GitHubEmulator.addInstallation}. */
-export interface InstallationOptions {
-  /** Installation id. */
-  readonly id: number;
-  /** Id of a registered app. */
-  readonly appId: number | string;
-  /** Login of the organization or user the app is installed on. */
-  readonly account: string;
-  /** @default 'Organization' */
-  readonly accountType?: 'Organization' | 'User';
-  /** `owner/repo` names when only selected repositories are covered. @default all repositories */
-  readonly repositories?: string[];
-  /** @default { administration: 'write', organization_self_hosted_runners: 'write', metadata: 'read' } */
-  readonly permissions?: Permissions;
-}
-
-/** A delivery a test adds to an app's webhook delivery log (field names as the API lists them). */
-export interface DeliveryInput {
-  /** App the delivery belongs to. @default the only registered app */
-  readonly appId?: number | string;
-  /** `X-GitHub-Delivery`. @default a random UUID */
-  readonly guid?: string;
-  /** Event name, e.g. `workflow_job`. */
-  readonly event: string;
-  /** Event action. @default null */
-  readonly action?: string | null;
-  /** Status the receiver answered (0 = could not connect). */
-  readonly status_code: number;
-  /** ISO 8601 delivery time. @default now (server clock) */
-  readonly delivered_at?: string;
-  /** @default false */
-  readonly redelivery?: boolean;
-  /** @default null */
-  readonly installation_id?: number | null;
-  /** @default null */
-  readonly repository_id?: number | null;
-}
-
 const DEFAULT_PERMISSIONS: Permissions = {
   administration: 'write',
   organization_self_hosted_runners: 'write',
+  actions: 'read',
   metadata: 'read',
 };
+
+const runnerView = (r: EmulatedRunner): RunnerView => ({ ...r, labels: [...r.labels] });
+const jobView = (j: EmulatedJob): JobView => ({ ...j, labels: [...j.labels] });
 
 /** An emulated GitHub (or GHES) REST API on 127.0.0.1. Start one with {@link GitHubEmulator.start}. */
 export class GitHubEmulator {
@@ -109,6 +73,11 @@ export class GitHubEmulator {
   private readonly state = new EmulatorState();
   private readonly faults = new FaultPlan();
   private readonly server: ApiServer;
+  private readonly scheduler = new JobScheduler(
+    this.state,
+    () => this.server.nowMs(),
+    (action, job) => emitWorkflowJobEvent(this.state, action, job, this.server),
+  );
 
   private constructor(options: GitHubEmulatorOptions) {
     this.server = new ApiServer(this.state, this.faults, {
@@ -128,7 +97,7 @@ export class GitHubEmulator {
     return this.server.webUrl;
   }
 
-  /** Stops the server once pending redeliveries are recorded. */
+  /** Stops the server once pending redeliveries are recorded; hung requests are cut off. */
   stop(): Promise<void> {
     return this.server.close();
   }
@@ -203,12 +172,30 @@ export class GitHubEmulator {
     this.faults.rateLimitNext(route, count, kind, retryAfterSeconds);
   }
 
+  /**
+   * Leaves the next `count` requests to `route` unanswered: each is received (logged with status 0,
+   * `injected`) and held open until the client aborts or the emulator stops.
+   */
+  hangNext(route: RouteName, count: number): void {
+    this.faults.hangNext(route, count);
+  }
+
+  /** Leaves a seeded-random `fraction` of requests to `route` (or all routes) unanswered. */
+  setHangRate(route: RouteName | 'all', fraction: number, seed = 1): void {
+    this.faults.setHangRate(route, fraction, seed);
+  }
+
+  /** Requests held unanswered right now (a client's abort releases its request). */
+  get hungRequests(): number {
+    return this.server.hungRequests;
+  }
+
   /** Delays every request by `ms` before serving it. */
   setLatencyMs(ms: number): void {
     this.faults.latencyMs = ms;
   }
 
-  /** Removes all queued faults, failure rates and latency. */
+  /** Removes all queued faults, failure and hang rates, and latency (held requests stay held). */
   clearFaults(): void {
     this.faults.clear();
   }
@@ -239,19 +226,110 @@ export class GitHubEmulator {
 
   /** Current runner registrations. */
   runners(): RunnerView[] {
-    return [...this.state.runners.values()].map((r) => ({ ...r, labels: [...r.labels] }));
+    return [...this.state.runners.values()].map(runnerView);
   }
 
-  /** Marks a runner online/offline or busy/idle, as if its agent connected or took a job. */
+  /**
+   * Marks a runner online/offline or busy/idle by hand, then schedules (an online idle runner can
+   * take a queued job). Prefer {@link GitHubEmulator.connectRunner},
+   * {@link GitHubEmulator.finishJob} and {@link GitHubEmulator.runnerLost}.
+   */
   setRunnerState(id: number, patch: { status?: 'online' | 'offline'; busy?: boolean }): void {
     const runner = this.state.runners.get(id);
     if (!runner) throw new Error(`GitHubEmulator: no runner ${id}`);
     Object.assign(runner, patch);
+    this.scheduler.schedule();
   }
 
-  /** Removes a runner, as GitHub does once a JIT runner finishes its job (or never connects for a day). */
+  /**
+   * Removes a runner, as GitHub does once a JIT runner finishes its job (or never connects for a
+   * day). A job it was running fails, as when a busy runner is force-removed.
+   */
   removeRunner(id: number): void {
+    this.scheduler.failJobOf(id);
     this.state.runners.delete(id);
+    this.scheduler.schedule();
+  }
+
+  /**
+   * What a runner process does at start with its `encoded_jit_config`: its registration goes
+   * online and idle, and the scheduler may hand it a queued job at once (the view shows it busy).
+   * Returns undefined when the registration no longer exists: the runner cannot connect.
+   */
+  connectRunner(encodedJitConfig: string): RunnerView | undefined {
+    const runner = [...this.state.runners.values()].find((r) => r.jitConfig === encodedJitConfig);
+    return runner && this.connect(runner);
+  }
+
+  /** {@link GitHubEmulator.connectRunner} by runner id. */
+  connectRunnerById(id: number): RunnerView | undefined {
+    const runner = this.state.runners.get(id);
+    return runner && this.connect(runner);
+  }
+
+  /**
+   * The machine of a runner died: a job it was running completes with `failure` (a `completed`
+   * event), and the registration stays, offline, as GitHub keeps it.
+   */
+  runnerLost(runnerId: number): void {
+    this.scheduler.runnerLost(runnerId);
+  }
+
+  /**
+   * Queues a workflow job (a `queued` event) and schedules it: an online, idle runner whose labels
+   * include all the job's labels (case-insensitively) and whose scope reaches the repository (its
+   * owner's org, or the repository itself) takes it (an `in_progress` event). Returns the job id.
+   */
+  queueJob(input: QueueJobInput): number {
+    return this.scheduler.queue(input).id;
+  }
+
+  /**
+   * Cancels a queued or running job (a `completed` event, conclusion `cancelled`); a running job's
+   * ephemeral runner deregisters. Returns false, emitting nothing, if the job already completed.
+   */
+  cancelJob(jobId: number): boolean {
+    return this.scheduler.cancel(jobId);
+  }
+
+  /** Completes a running job (a `completed` event); its ephemeral runner deregisters. */
+  finishJob(jobId: number, conclusion: JobConclusion = 'success'): void {
+    this.scheduler.finish(jobId, conclusion);
+  }
+
+  /** A snapshot of a job, or undefined. */
+  job(jobId: number): JobView | undefined {
+    const job = this.state.jobs.get(jobId);
+    return job && jobView(job);
+  }
+
+  /** Snapshots of every job, oldest first. */
+  jobs(): JobView[] {
+    return [...this.state.jobs.values()].map(jobView);
+  }
+
+  /**
+   * Removes and returns the webhook deliveries emitted since the last call, in order. The emulator
+   * sends nothing itself: the test posts each `body` where it wants, then reports the outcome with
+   * {@link GitHubEmulator.recordDeliveryResult}.
+   */
+  takeDeliveries(): OutboxDelivery[] {
+    return this.state.outbox.splice(0).map((e) => ({
+      guid: e.guid,
+      event: e.event,
+      action: e.action,
+      payload: JSON.parse(e.body) as Record<string, unknown>,
+      body: e.body,
+    }));
+  }
+
+  /**
+   * Adds a delivery attempt of an emitted event to its app's delivery log
+   * (`GET /app/hook/deliveries`); attempts after the first count as redeliveries. `statusCode` 0
+   * means the receiver could not be reached. Returns the delivery id.
+   */
+  recordDeliveryResult(guid: string, statusCode: number, durationSeconds = 0.05): number {
+    return this.state.recordAttempt(guid, statusCode, isoSeconds(this.server.nowMs()), durationSeconds).id;
   }
 
   /** Every installation token and every `encoded_jit_config` handed out, to scan logs for leaks. */
@@ -298,5 +376,10 @@ export class GitHubEmulator {
   /** Resolves once every redelivery attempt started so far has been recorded. */
   whenIdle(): Promise<void> {
     return this.server.whenIdle();
+  }
+
+  private connect(runner: EmulatedRunner): RunnerView {
+    this.scheduler.connect(runner);
+    return runnerView(runner);
   }
 }

@@ -9,20 +9,71 @@ import { join } from 'node:path';
 
 const ASSETS = join(__dirname, '..', '..', 'dist', 'assets');
 
+/** The Node realm's globals: what a bundle, evaluated in that realm, sees unless told otherwise. */
+const NODE_REALM_DATE = runInThisContext('Date') as DateConstructor;
+/** The Node realm's timers (not the test's, which Jest may fake). */
+export const nodeRealmTimers = runInThisContext('({ setTimeout, clearTimeout })') as BundleTimers;
+
+/** The timer functions a bundle calls (it calls no others). */
+export interface BundleTimers {
+  readonly setTimeout: typeof setTimeout;
+  readonly clearTimeout: typeof clearTimeout;
+}
+
+/** How a bundle is loaded. */
+export interface LoadOptions {
+  /** The `Date` the bundle sees, e.g. a `VirtualClock`'s `DateClass`. @default the Node realm's `Date` */
+  readonly Date?: DateConstructor;
+  /**
+   * Give the bundle a `process.env` of its own (a copy of the test's, with `env` applied) instead of
+   * writing `env` into the shared one. The AWS SDK reads `AWS_ENDPOINT_URL_*` at a client's first
+   * request, not when the bundle loads: through a shared `process.env`, a later load would redirect an
+   * earlier container's clients. @default false
+   */
+  readonly isolateEnv?: boolean;
+  /** The bundle's timers, e.g. ones a dead container cannot keep the process alive with. @default the Node realm's */
+  readonly timers?: BundleTimers;
+}
+
 /** Loads one bundle into a new module with `env` applied to process.env first. */
-export function loadBundle<T>(name: string, env: Record<string, string>): T {
+export function loadBundle<T>(name: string, env: Record<string, string>, options: LoadOptions = {}): T {
   const file = join(ASSETS, name, 'index.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
-  Object.assign(process.env, env);
+  const bundleProcess = options.isolateEnv ? processWithEnv({ ...process.env, ...env }) : process;
+  if (!options.isolateEnv) Object.assign(process.env, env);
   // A module of our own, outside any loader cache, so every load is a cold start. `process` is
-  // passed in: under Jest, the test's process.env is not the Node realm's.
+  // passed in: under Jest, the test's process.env is not the Node realm's. So are `Date`, so that a
+  // container can live in virtual time, and the timers, so that a dead one lets the process exit.
   const wrapper = runInThisContext(
-    `(function (exports, require, module, __filename, __dirname, process) {${readFileSync(file, 'utf8')}\n})`,
+    `(function (exports, require, module, __filename, __dirname, process, Date, setTimeout, clearTimeout) {${readFileSync(file, 'utf8')}\n})`,
     { filename: file },
   ) as (...args: unknown[]) => void;
   const module = { exports: {} as unknown };
-  wrapper(module.exports, createRequire(file), module, file, join(file, '..'), process);
+  const timers = options.timers ?? nodeRealmTimers;
+  wrapper(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    join(file, '..'),
+    bundleProcess,
+    options.Date ?? NODE_REALM_DATE,
+    timers.setTimeout,
+    timers.clearTimeout,
+  );
   return module.exports as T;
+}
+
+/** `process` as a bundle sees it, with `env` in place of `process.env`; everything else is shared. */
+function processWithEnv(env: NodeJS.ProcessEnv): NodeJS.Process {
+  return new Proxy(process, {
+    get: (target, key) => (key === 'env' ? env : Reflect.get(target, key)),
+    set: (target, key, value) => {
+      if (key === 'env') env = value as NodeJS.ProcessEnv;
+      else Reflect.set(target, key, value);
+      return true;
+    },
+  });
 }
 
 /** The HTTP answer of the webhook handler. */
@@ -36,6 +87,30 @@ export interface WebhookResponse {
 export interface Handlers {
   webhook(event: unknown): Promise<WebhookResponse>;
   retry(event: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<Record<string, number>>;
+}
+
+/** The Lambda context fields the handlers read. */
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Each bundle's entry point. */
+export interface HandlerSignatures {
+  webhook(event: unknown): Promise<WebhookResponse>;
+  retry(event: unknown, context?: LambdaContext): Promise<Record<string, number>>;
+  reconcile(event: unknown, context?: LambdaContext): Promise<Record<string, number>>;
+}
+
+/** The name of a Lambda bundle (`dist/assets/<name>`). */
+export type HandlerName = keyof HandlerSignatures;
+
+/** Loads one handler, cold, against `env`: one new Lambda container. */
+export function loadHandler<N extends HandlerName>(
+  name: N,
+  env: Record<string, string>,
+  options: LoadOptions = {},
+): HandlerSignatures[N] {
+  return loadBundle<{ handler: HandlerSignatures[N] }>(name, env, options).handler;
 }
 
 /** Loads both handlers, cold, against `env`. */

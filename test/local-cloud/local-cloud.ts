@@ -21,6 +21,10 @@ export interface LocalCloudOptions {
   readonly deliveryBudgetMs?: number;
   /** The permissions granted to the app's installation. @default what the runners need */
   readonly installationPermissions?: Permissions;
+  /** How instances start: `pending` lets a simulation boot them. @default 'running' */
+  readonly ec2LaunchState?: 'pending' | 'running';
+  /** More Lambda environment (timeouts, say). */
+  readonly extraEnv?: Record<string, string>;
 }
 
 /** A running local cloud. */
@@ -68,7 +72,7 @@ export function testConfig(over: Partial<StoredRunnerConfig> = {}): StoredRunner
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const [dynamo, ec2, aws, github] = await Promise.all([
     startDynamo(),
-    Ec2Emulator.start(),
+    Ec2Emulator.start({ launchState: options.ec2LaunchState }),
     AwsJsonEmulator.start(),
     GitHubEmulator.start({ ghes: options.ghes }),
   ]);
@@ -114,6 +118,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     DELIVERY_BUDGET_MS: String(options.deliveryBudgetMs ?? 8000),
     INSTANCE_ARN_PREFIX: 'arn:aws:ec2:us-east-1:123456789012:instance/',
     RUNNER_OWNER_TAG: 'test-deployment',
+    ...options.extraEnv,
   };
 
   return {

@@ -1,5 +1,5 @@
-// Fault injection: queued one-shot faults per route, seeded random failure rates, and a fixed
-// latency. Deterministic by construction (a seeded PRNG, no Math.random) so a failing test
+// Fault injection: queued one-shot faults per route, seeded random failure and hang rates, and a
+// fixed latency. Deterministic by construction (a seeded PRNG, no Math.random) so a failing test
 // replays the same faults when it is rerun.
 import type { RouteName } from './routes';
 
@@ -13,7 +13,9 @@ export type Fault =
       readonly kind: 'secondary-rate-limit';
       readonly status: 403 | 429;
       readonly retryAfterSeconds?: number;
-    };
+    }
+  /** The request is received and never answered, as when GitHub or the network stalls. */
+  | { readonly kind: 'hang' };
 
 interface FailureRate {
   readonly fraction: number;
@@ -51,6 +53,7 @@ export class FaultPlan {
   latencyMs = 0;
   private readonly queued = new Map<RouteName, Fault[]>();
   private readonly rates = new Map<RouteName | 'all', FailureRate>();
+  private readonly hangRates = new Map<RouteName | 'all', Omit<FailureRate, 'status'>>();
 
   /** Queues `count` 5xx answers for the next requests to `route`. */
   failNext(route: RouteName, count: number, status: number): void {
@@ -90,17 +93,41 @@ export class FaultPlan {
     else this.rates.set(route, { fraction, status, random: mulberry32(seed) });
   }
 
-  /** Removes every queued fault, failure rate and latency. */
+  /** Leaves the next `count` requests to `route` unanswered (in turn with other queued faults). */
+  hangNext(route: RouteName, count: number): void {
+    assertCount(count);
+    this.enqueue(route, count, { kind: 'hang' });
+  }
+
+  /**
+   * Leaves a `fraction` of requests to `route` (or to every route) unanswered, drawn from a PRNG
+   * seeded with `seed`. A fraction of 0 removes the rate; a route's own rate beats `'all'`.
+   */
+  setHangRate(route: RouteName | 'all', fraction: number, seed = 1): void {
+    if (!(fraction >= 0 && fraction <= 1)) {
+      throw new Error(`GitHubEmulator: fraction must be within [0, 1], got ${fraction}`);
+    }
+    if (fraction === 0) this.hangRates.delete(route);
+    else this.hangRates.set(route, { fraction, random: mulberry32(seed) });
+  }
+
+  /** Removes every queued fault, failure and hang rate, and latency. */
   clear(): void {
     this.queued.clear();
     this.rates.clear();
+    this.hangRates.clear();
     this.latencyMs = 0;
   }
 
-  /** The fault to answer the next request to `route` with, if any. Queued faults come first. */
+  /**
+   * The fault to answer the next request to `route` with, if any. Queued faults come first, then
+   * the hang rate, then the failure rate; each rate draws from its own PRNG only when consulted.
+   */
   take(route: RouteName): Fault | undefined {
     const queue = this.queued.get(route);
     if (queue && queue.length > 0) return queue.shift();
+    const hang = this.hangRates.get(route) ?? this.hangRates.get('all');
+    if (hang && hang.random() < hang.fraction) return { kind: 'hang' };
     const rate = this.rates.get(route) ?? this.rates.get('all');
     if (rate && rate.random() < rate.fraction) return { kind: 'server-error', status: rate.status };
     return undefined;

@@ -18,7 +18,8 @@ export type RouteName =
   | 'deleteRunnerRepo'
   | 'deleteRunnerOrg'
   | 'listDeliveries'
-  | 'redeliver';
+  | 'redeliver'
+  | 'getJob';
 
 /** How a route authenticates its caller: the app's JWT, or an installation access token. */
 export type AuthKind = 'jwt' | 'installation';
@@ -53,6 +54,8 @@ const orgRunners = (level: 'read' | 'write'): RequiredPermission => ({
   level,
 });
 const RUNNERS_DOC = '/rest/actions/self-hosted-runners';
+// The GitHub App permission GitHub names "Actions"; `x-accepted-github-permissions: actions=read`.
+const actions = (level: 'read' | 'write'): RequiredPermission => ({ name: 'actions', level });
 
 /** Every route the emulator serves. Anything else answers 404, as GitHub does. */
 export const ROUTES: readonly RouteSpec[] = [
@@ -169,6 +172,14 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'jwt',
     docPath: '/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook',
   },
+  {
+    name: 'getJob',
+    method: 'GET',
+    template: '/repos/{owner}/{repo}/actions/jobs/{job_id}',
+    auth: 'installation',
+    permission: actions('read'),
+    docPath: '/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run',
+  },
 ];
 
 /** A route matched against a request, with its decoded path parameters. */
@@ -181,7 +192,7 @@ export interface RouteMatch {
 
 // Numeric ids only match digits, so `.../runners/generate-jitconfig` can never be taken for
 // `.../runners/{runner_id}` with a different method.
-const NUMERIC_PARAMS = new Set(['installation_id', 'runner_id', 'delivery_id']);
+const NUMERIC_PARAMS = new Set(['installation_id', 'runner_id', 'delivery_id', 'job_id']);
 
 const COMPILED = ROUTES.map((spec) => {
   const names: string[] = [];

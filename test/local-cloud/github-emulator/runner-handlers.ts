@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { bodyObject, HttpError, linkHeader, paging } from './http';
 import type { Handler, HandlerContext } from './http';
 import type { RouteName } from './routes';
-import { scopeKey, type EmulatedRunner, type RunnerScopeKind } from './state';
+import { runnerGroupName, scopeKey, type EmulatedRunner, type RunnerScopeKind } from './state';
 
 /** Marker at the start of every emulated JIT secret, so tests can grep logs for any of them. */
 export const JIT_SECRET_MARKER = 'EMULATED-JIT-SECRET';
@@ -59,7 +59,7 @@ function encodeJitConfig(
       AgentId: String(id),
       AgentName: name,
       PoolId: String(groupId),
-      PoolName: groupId === 1 ? 'Default' : `group-${groupId}`,
+      PoolName: runnerGroupName(groupId),
       ServerUrl: `${ctx.webUrl}/_services/pipelines/${randomUUID()}/`,
       GitHubUrl: `${ctx.webUrl}/${scope}`,
       WorkFolder: workFolder,

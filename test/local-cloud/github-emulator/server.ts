@@ -1,6 +1,7 @@
 // The HTTP core of the GitHub emulator: routing, GHES path prefix, faults, authentication (app JWT
 // or installation token), installation scope and permission checks, GitHub-shaped error bodies and
-// headers, the call log, and asynchronous redeliveries. The test-facing API is ../github-emulator.ts.
+// headers, the call log, hung requests, and asynchronous redeliveries. The test-facing API is
+// ../github-emulator.ts.
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   createServer,
@@ -14,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_HANDLERS, deliveryJson } from './app-handlers';
 import type { Fault, FaultPlan } from './faults';
 import { HttpError, type Caller, type Handler, type Reply } from './http';
+import { JOB_HANDLERS } from './job-handlers';
 import { verifyAppJwt } from './jwt';
 import { matchRoute, type RouteMatch, type RouteName, type RouteSpec } from './routes';
 import { RUNNER_HANDLERS } from './runner-handlers';
@@ -27,7 +29,7 @@ export interface RecordedCall {
   readonly method: string;
   /** Path relative to `apiUrl` (no `/api/v3`, no query). */
   readonly path: string;
-  /** Status answered. */
+  /** Status answered; 0 for a request held unanswered by a hang fault. */
   readonly status: number;
   /** Arrival time, epoch ms (real clock). */
   readonly at: number;
@@ -50,7 +52,11 @@ export interface ServerOptions {
   readonly tokenTtlSeconds: number;
 }
 
-const HANDLERS: Partial<Record<RouteName, Handler>> = { ...APP_HANDLERS, ...RUNNER_HANDLERS };
+const HANDLERS: Partial<Record<RouteName, Handler>> = {
+  ...APP_HANDLERS,
+  ...RUNNER_HANDLERS,
+  ...JOB_HANDLERS,
+};
 const GHES_PREFIX = '/api/v3';
 const looksLikeJwt = (credential: string): boolean => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
 
@@ -76,6 +82,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly seenJwts = new Set<string>();
   private readonly pendingRedeliveries = new Set<Promise<void>>();
+  private readonly hung = new Set<ServerResponse>();
   private port = 0;
 
   /**
@@ -106,9 +113,13 @@ export class ApiServer {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  /** Waits for pending redeliveries, then closes the server and its kept-alive connections. */
+  /**
+   * Waits for pending redeliveries, then closes the server, its kept-alive connections and the
+   * sockets of hung requests (their clients see the connection reset).
+   */
   async close(): Promise<void> {
     await this.whenIdle();
+    for (const res of this.hung) res.destroy();
     await new Promise<void>((resolve, reject) => {
       this.server.close((err) => (err ? reject(err) : resolve()));
       this.server.closeAllConnections();
@@ -123,6 +134,11 @@ export class ApiServer {
   /** API root: the origin, or the origin plus `/api/v3` on GHES. */
   get apiUrl(): string {
     return this.options.ghes ? `${this.webUrl}${GHES_PREFIX}` : this.webUrl;
+  }
+
+  /** Requests held unanswered by a hang fault whose clients have not gone away yet. */
+  get hungRequests(): number {
+    return this.hung.size;
   }
 
   /** Server clock, epoch ms. */
@@ -169,6 +185,23 @@ export class ApiServer {
           ? 'token'
           : 'jwt';
     const fault = match ? this.faults.take(match.spec.name) : undefined;
+    const record = (status: number) =>
+      this.calls.push({
+        route: match?.spec.name ?? 'unknown',
+        method,
+        path: path ?? url.pathname,
+        status,
+        at,
+        credential,
+        injected: fault !== undefined,
+      });
+    if (fault?.kind === 'hang') {
+      // Received, never answered: held until the client aborts or the server stops.
+      record(0);
+      this.hung.add(res);
+      res.once('close', () => this.hung.delete(res));
+      return;
+    }
     let reply: Reply;
     if (!match) reply = this.errorReply(new HttpError(404, 'Not Found'), '/rest');
     else if (fault) reply = this.faultReply(fault, requestId);
@@ -179,15 +212,7 @@ export class ApiServer {
       const header = { 'x-accepted-github-permissions': `${accepted.name}=${accepted.level}` };
       reply = { ...reply, headers: { ...header, ...reply.headers } };
     }
-    this.calls.push({
-      route: match?.spec.name ?? 'unknown',
-      method,
-      path: path ?? url.pathname,
-      status: reply.status,
-      at,
-      credential,
-      injected: fault !== undefined,
-    });
+    record(reply.status);
     this.send(res, reply, requestId);
   }
 
@@ -297,7 +322,7 @@ export class ApiServer {
     };
   }
 
-  private faultReply(fault: Fault, requestId: string): Reply {
+  private faultReply(fault: Exclude<Fault, { kind: 'hang' }>, requestId: string): Reply {
     if (fault.kind === 'server-error') {
       return this.errorReply(
         new HttpError(fault.status, STATUS_CODES[fault.status] ?? 'Server Error'),

@@ -1,6 +1,8 @@
-// The emulated GitHub's data: apps, installations, installation tokens, runners, runner groups and
-// webhook deliveries, with the lookups the route handlers need. No HTTP here.
+// The emulated GitHub's data: apps, installations, installation tokens, runners, runner groups,
+// workflow jobs, webhook events and their deliveries, with the lookups the route handlers need.
+// No HTTP here.
 import { createHash, randomBytes, randomInt, type KeyObject } from 'node:crypto';
+import type { EmulatedJob } from './jobs';
 
 /** Installation permissions, as GitHub spells them (`administration: 'write'`, ...). */
 export type Permissions = Readonly<Record<string, 'read' | 'write'>>;
@@ -100,6 +102,30 @@ export interface EmulatedDelivery {
   readonly duration: number;
 }
 
+/**
+ * A webhook event the emulator emitted: what a delivery (and every redelivery) of it sends. Kept by
+ * guid so a delivery attempt can be recorded, and a failed one redelivered, after it left the outbox.
+ */
+export interface EmulatedWebhookEvent {
+  /** `X-GitHub-Delivery`: a fresh UUID per event, stable across redeliveries. */
+  readonly guid: string;
+  /** App whose webhook receives the event. */
+  readonly appId: string;
+  /** `X-GitHub-Event`, e.g. `workflow_job`. */
+  readonly event: 'workflow_job';
+  /** The payload's `action`. */
+  readonly action: string;
+  /** Installation the event belongs to. */
+  readonly installationId: number;
+  /** Repository the event belongs to. */
+  readonly repositoryId: number;
+  /** The JSON text of the payload, byte for byte what a delivery sends (and what is signed). */
+  readonly body: string;
+}
+
+/** The name GitHub shows for a runner group: group 1 is `Default`; others are named here by id. */
+export const runnerGroupName = (groupId: number): string => (groupId === 1 ? 'Default' : `group-${groupId}`);
+
 /** Lower-cases a scope for comparison: GitHub logins and repository names are case-insensitive. */
 export const scopeKey = (scope: string): string => scope.toLowerCase();
 
@@ -126,6 +152,12 @@ export class EmulatorState {
   readonly runners = new Map<number, EmulatedRunner>();
   /** Deliveries, in creation order. */
   readonly deliveries: EmulatedDelivery[] = [];
+  /** Workflow jobs by id, in the order they were queued (the scheduler's "oldest first"). */
+  readonly jobs = new Map<number, EmulatedJob>();
+  /** Every webhook event emitted, by guid. */
+  readonly webhookEvents = new Map<string, EmulatedWebhookEvent>();
+  /** Events emitted and not yet taken by the test, oldest first. */
+  readonly outbox: EmulatedWebhookEvent[] = [];
   /** Every secret handed out (installation tokens and JIT configs), in order. */
   readonly issuedSecrets: string[] = [];
   private readonly runnerGroups = new Map<string, Set<number>>();
@@ -222,6 +254,30 @@ export class EmulatorState {
     const key = name.toLowerCase();
     if (!this.labelIds.has(key)) this.labelIds.set(key, this.labelIds.size + 1);
     return this.labelIds.get(key) as number;
+  }
+
+  /**
+   * Logs a delivery attempt of an emitted webhook event; attempts after the first of a guid are
+   * redeliveries. `statusCode` 0 means the receiver could not be reached.
+   */
+  recordAttempt(guid: string, statusCode: number, deliveredAt: string, duration: number): EmulatedDelivery {
+    const event = this.webhookEvents.get(guid);
+    if (!event) throw new Error(`GitHubEmulator: no webhook event with guid ${guid}`);
+    if (!Number.isInteger(statusCode) || statusCode < 0 || statusCode > 599) {
+      throw new Error(`GitHubEmulator: statusCode must be 0 or an HTTP status, got ${statusCode}`);
+    }
+    return this.addDelivery({
+      appId: event.appId,
+      guid,
+      event: event.event,
+      action: event.action,
+      statusCode,
+      deliveredAt,
+      redelivery: this.deliveries.some((d) => d.guid === guid),
+      installationId: event.installationId,
+      repositoryId: event.repositoryId,
+      duration,
+    });
   }
 
   /** Stores a delivery, assigning its id. */
