@@ -157,10 +157,14 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
   log.appendKeys({ instanceId });
   const launch = { instanceId, runnerName: name, runnerId: jit.value.runnerId, market: fleet.value.market };
   try {
-    await withRetry(() => deps.store.handoffs.put(instanceArn, jit.value.encodedJitConfig, now()), {
-      ...retry,
-      classify: classifyAwsFailure,
-    });
+    const written = await withRetry(
+      () => deps.store.handoffs.put(instanceArn, jit.value.encodedJitConfig, now()),
+      {
+        ...retry,
+        classify: classifyAwsFailure,
+      },
+    );
+    if (!written) throw new Error('the instance was given up by a later attempt or the reconciler');
   } catch (e) {
     const reason = `JIT handoff failed: ${(e as Error).message}`;
     const outcome = await defer(deps, request, reason, false);
@@ -265,6 +269,6 @@ async function undo(
   await Promise.all([
     made.instanceId ? terminate(deps, made.instanceId, deadline) : undefined,
     made.runner ? deleteRegistration(deps, request, scope, made.runner.runnerId, deadline) : undefined,
-    made.handoffArn ? deps.store.handoffs.delete(made.handoffArn).catch(() => undefined) : undefined,
+    made.handoffArn ? deps.store.handoffs.void(made.handoffArn, now()).catch(() => undefined) : undefined,
   ]);
 }

@@ -71,8 +71,9 @@ export async function settleEarlier(
   await Promise.all([
     ...plan.terminate.map((id) => terminate(deps, id, request.deadline)),
     ...plan.deleteRegistrations.map((id) => deleteRegistration(deps, request, scope, id, request.deadline)),
-    ...plan.deleteHandoffs.map((id) =>
-      deps.store.handoffs.delete(`${deps.instanceArnPrefix}${id}`).catch(() => undefined),
+    // Void the handoff slot of every instance given up: a handoff still in flight can no longer land.
+    ...[...new Set([...plan.terminate, ...plan.deleteHandoffs])].map((id) =>
+      deps.store.handoffs.void(`${deps.instanceArnPrefix}${id}`, now()).catch(() => undefined),
     ),
   ]);
   if (!plan.adopt) return undefined;

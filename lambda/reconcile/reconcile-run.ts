@@ -220,6 +220,7 @@ async function carryOut(
           if (!deleted && action.reason !== 'hard-timeout') return `${verdict} kept: runner busy`.trim();
         }
       }
+      await repairs.voidHandoff(action.instanceId);
       await repairs.terminate(action.instanceId);
       return `${verdict} terminated`.trim();
     }

@@ -134,6 +134,12 @@ export class Repairs {
     }
   }
 
+  /** Voids the instance's handoff slot: no JIT config stays behind, none can land later. */
+  async voidHandoff(instanceId: string): Promise<void> {
+    const arn = `${this.runtime.settings.instanceArnPrefix}${instanceId}`;
+    await withRetry(() => this.runtime.store.handoffs.void(arn, this.now()), this.bounds(classifyAwsFailure));
+  }
+
   async terminate(instanceId: string): Promise<void> {
     await withRetry(
       () =>

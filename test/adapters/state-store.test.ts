@@ -110,10 +110,15 @@ describe('StateStore against dynalite', () => {
     const out = await dynamo.client.send(new GetItemCommand({ TableName: 'state', Key: { pk: { S: arn } } }));
     expect(out.Item?.jitConfig?.S).toBe('SECRET');
     expect(Number(out.Item?.expiresAt?.N)).toBe(1000 + 3600);
-    await store.handoffs.delete(arn);
-    expect(
-      (await dynamo.client.send(new GetItemCommand({ TableName: 'state', Key: { pk: { S: arn } } }))).Item,
-    ).toBeUndefined();
+    // A retried write finds its own config: written. A voided slot keeps no config and takes none.
+    expect(await store.handoffs.put(arn, 'SECRET', 1_000_000)).toBe(true);
+    await store.handoffs.void(arn, 1_000_000);
+    const voided = await dynamo.client.send(
+      new GetItemCommand({ TableName: 'state', Key: { pk: { S: arn } } }),
+    );
+    expect(voided.Item?.jitConfig).toBeUndefined();
+    expect(await store.handoffs.put(arn, 'LATE', 1_000_001)).toBe(false);
+    expect(await store.handoffs.exists(arn)).toBe(false);
   });
 
   test('a take-over names its attempt and holds only if nobody moved the job since it was listed', async () => {

@@ -9,7 +9,7 @@
 import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ContainerPool } from './containers';
 import type { StateChangeEvent } from './ec2-events';
-import type { Interceptor } from './gate';
+import type { Interceptor, KilledCall } from './gate';
 import type { OutboxDelivery } from './github-emulator/api-types';
 import { apiGatewayEvent, LocalCloud, LocalCloudOptions, startLocalCloud } from './local-cloud';
 import { VirtualClock } from './virtual-clock';
@@ -118,6 +118,10 @@ export class World {
   >();
   /** Per-invocation notes for tests (kills, answers). */
   readonly log: string[] = [];
+  /** The calls at which containers were killed, in order (a call killed in flight can land later). */
+  readonly kills: KilledCall[] = [];
+  /** Every delivery GitHub made, by guid, as a person redelivering from the App's settings finds it. */
+  private readonly delivered = new Map<string, OutboxDelivery>();
   private readonly queue: ScheduledEvent[] = [];
   private seq = 0;
   private readonly lives = new Map<string, InstanceLife>();
@@ -202,7 +206,10 @@ export class World {
         intercept: intercept ?? this.options.killRetry?.(this.random),
       },
     );
-    if (run.killed) this.counts.retryKills++;
+    if (run.killed) {
+      this.counts.retryKills++;
+      this.kills.push(run.killed);
+    }
     return run.result;
   }
 
@@ -324,16 +331,35 @@ export class World {
 
   private async deliver(d: OutboxDelivery): Promise<void> {
     const job = (d.payload as { workflow_job: { id: number; runner_name: string | null } }).workflow_job;
-    if (d.action === 'in_progress') this.started(job.id, job.runner_name);
+    if (d.action === 'in_progress' && !this.delivered.has(d.guid)) this.started(job.id, job.runner_name);
     const event = await apiGatewayEvent(this.cloud, undefined, { deliveryId: d.guid, rawBody: d.body });
+    this.delivered.set(d.guid, d);
     const run = await this.webhook.invoke(event, undefined, {
       intercept: this.options.killWebhook?.(d, this.random),
     });
     const status = run.killed ? 0 : run.result.statusCode;
-    if (run.killed) this.counts.webhookKills++;
+    if (run.killed) {
+      this.counts.webhookKills++;
+      this.kills.push(run.killed);
+    }
     if (status < 200 || status >= 300) this.counts.failedDeliveries++;
     this.log.push(`${d.action} ${job.id}: ${run.killed ? `killed at ${run.killed.target}` : status}`);
     this.cloud.github.recordDeliveryResult(d.guid, status);
+  }
+
+  /** Sends a delivery again with its guid (what "Redeliver" in the App's settings does). */
+  async redeliver(guid: string): Promise<void> {
+    const d = this.delivered.get(guid);
+    if (!d) throw new Error(`no delivery ${guid}`);
+    await this.deliver({ ...d, payload: { ...d.payload } });
+    await this.settle();
+  }
+
+  /** The guids of the deliveries of one job, in order. */
+  deliveriesOf(jobId: number): OutboxDelivery[] {
+    return [...this.delivered.values()].filter(
+      (d) => (d.payload as { workflow_job: { id: number } }).workflow_job.id === jobId,
+    );
   }
 
   private started(jobId: number, runnerName: string | null): void {
@@ -418,7 +444,8 @@ export class World {
     const handoffs = await this.cloud.dynamo.client.send(
       new ScanCommand({
         TableName: this.cloud.tableName,
-        FilterExpression: 'begins_with(pk, :arn)',
+        // JIT configs left behind; a voided slot (a tombstone without one) expires by TTL.
+        FilterExpression: 'begins_with(pk, :arn) AND attribute_exists(jitConfig)',
         ExpressionAttributeValues: { ':arn': { S: 'arn:' } },
       }),
     );
