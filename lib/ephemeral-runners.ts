@@ -168,7 +168,9 @@ export class EphemeralRunners extends Construct {
       [ENV.runnerScope]: github.runnerScope ?? 'org',
       [ENV.runnerGroupId]: Tokenization.stringifyNumber(github.runnerGroupId ?? 1),
       [ENV.deliveryBudgetMs]: deliveryBudgetMs(this, props.deliveryBudget, url),
-      [ENV.pendingDeadlineMinutes]: Tokenization.stringifyNumber((props.pendingDeadline ?? Duration.hours(24)).toMinutes()),
+      [ENV.pendingDeadlineMinutes]: Tokenization.stringifyNumber(
+        (props.pendingDeadline ?? Duration.hours(24)).toMinutes(),
+      ),
       [ENV.instanceArnPrefix]: `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:instance/`,
       [ENV.ownerTag]: ownerTag,
       // The launch sets an instance's expiry from the boot timeout: every handler has both timeouts.

@@ -7,6 +7,7 @@ import { createSign, randomUUID } from 'node:crypto';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import type { GitHubJobView, RegistrationView } from '../core/fleet-views';
+import type { DeliveryView } from '../core/redelivery';
 
 /** Where runners are registered: an organization, or one repository. */
 export type RunnerScope = { readonly org: string } | { readonly owner: string; readonly repo: string };
@@ -61,6 +62,12 @@ export interface GitHubRunners {
     scope: RunnerScope,
     options?: CallBounds & { readonly name?: string; readonly maxPages?: number },
   ): Promise<RunnerListing>;
+  /** One page (newest first) of the App's webhook deliveries, with the app's JWT. */
+  listDeliveries(
+    options: CallBounds & { readonly cursor?: string; readonly perPage?: number },
+  ): Promise<{ deliveries: DeliveryView[]; nextCursor?: string }>;
+  /** Asks GitHub to send a delivery again (it answers 202 and delivers later). */
+  redeliver(deliveryId: number, bounds?: CallBounds): Promise<void>;
   /** A workflow job as GitHub has it; `not-found` for a 404 (unknown, or its run was deleted). */
   getJob(
     installationId: number,
@@ -241,6 +248,47 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
           return { runners, complete: true };
       }
       return { runners, complete: false };
+    },
+
+    async listDeliveries(listOptions) {
+      const { token } = await appAuth({ type: 'app' });
+      const response = await octokit.request('GET /app/hook/deliveries', {
+        per_page: listOptions.perPage ?? 100,
+        ...(listOptions.cursor ? { cursor: listOptions.cursor } : {}),
+        headers: { authorization: `bearer ${token}` },
+        request: { signal: signal(listOptions) },
+      });
+      const rows = response.data as Array<{
+        id: number;
+        guid: string;
+        delivered_at: string;
+        redelivery: boolean;
+        status_code: number;
+        event: string;
+        action: string | null;
+      }>;
+      const next = /<[^>]*[?&]cursor=([^&>]+)[^>]*>;\s*rel="next"/.exec(String(response.headers.link ?? ''));
+      return {
+        deliveries: rows.map((d) => ({
+          id: d.id,
+          guid: d.guid,
+          deliveredAt: Date.parse(d.delivered_at),
+          redelivery: d.redelivery,
+          statusCode: d.status_code,
+          event: d.event,
+          action: d.action,
+        })),
+        nextCursor: next ? decodeURIComponent(next[1]) : undefined,
+      };
+    },
+
+    async redeliver(deliveryId, bounds) {
+      const { token } = await appAuth({ type: 'app' });
+      await octokit.request('POST /app/hook/deliveries/{delivery_id}/attempts', {
+        delivery_id: deliveryId,
+        headers: { authorization: `bearer ${token}` },
+        request: { signal: signal(bounds) },
+      });
     },
 
     async getJob(installationId, repository, jobId, bounds) {

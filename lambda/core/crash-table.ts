@@ -59,7 +59,7 @@ export const CRASH_TABLE: readonly CrashRow[] = [
     left: 'nothing: no record, no runner, no instance; GitHub records the delivery as failed',
     repairedBy: 'redelivery',
     repair:
-      'a redelivery of the failed delivery claims and launches it (GitHub does not redeliver by itself: the App owner redelivers from its settings until scheduled redelivery lands)',
+      "the reconciler's redelivery step finds the failed delivery in the App's delivery log and asks GitHub to redeliver it (GitHub does not by itself); the redelivery claims and launches",
   },
   {
     step: 'claim',

@@ -38,6 +38,11 @@ export async function onInstanceStateChange(
   if (!instance?.jobKey) return 'not ours';
   const key = parseFormattedJobKey(instance.jobKey);
   if (!key) return 'not ours';
+  if (state === 'terminated') {
+    // Nobody can read this instance's JIT config any more (it died before its boot read it, say).
+    const arn = `${runtime.settings.instanceArnPrefix}${instanceId}`;
+    await withRetry(() => runtime.store.handoffs.void(arn, now()), aws);
+  }
   const record = await withRetry(() => runtime.store.jobs.recordInstanceGone(key, instanceId, now()), aws);
   if (!record) return 'not the launch of a live job';
   if (record.status !== 'launched') return 'noted';

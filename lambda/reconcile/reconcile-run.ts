@@ -22,6 +22,7 @@ import { withRetry } from '../adapters/retrying';
 import { KnownScope } from '../adapters/state-store';
 import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
+import { redeliverFailed } from './redeliver-failed';
 import { Repairs } from './repairs';
 
 /** Per-run bounds. */
@@ -172,6 +173,12 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
     await withRetry(() => runtime.store.reconciler.saveScopes(scopes, now()), aws).catch((e: Error) =>
       log.warn('could not save the runner scopes in use', { error: e.message }),
     );
+    // Deliveries that failed (a webhook stopped before its claim, a 5xx, a throttle) are sent again.
+    const redelivery = await redeliverFailed(runtime, github, log, options.stopBy, now).catch((e: Error) => {
+      log.warn('could not scan the webhook deliveries; the next run tries again', { error: e.message });
+      return undefined;
+    });
+    if (redelivery) summary.byKind.redelivered = redelivery.redelivered;
   } finally {
     await runtime.store.reconciler.releaseLease(leaseOwner).catch(() => undefined);
   }

@@ -94,6 +94,8 @@ export class Repairs {
     switch (verdict.kind) {
       case 'reopen':
         if (record.status !== 'launched' || !record.instanceId) return 'nothing';
+        // The given-up instance's JIT config goes first, so it cannot run the job behind our back.
+        await this.voidHandoff(record.instanceId);
         await write(() => jobs.reopenLaunch(record.key, record.instanceId!, `relaunched: ${reason}`, now));
         return 'reopened';
       case 'make-due':

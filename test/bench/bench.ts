@@ -13,8 +13,10 @@ import {
   PENDING_INDEX_SORT_KEY,
 } from '../../lambda/core/state-schema';
 import { captureOutput, loadHandlers, Handlers } from '../local-cloud/handlers';
-import { startLatencyProxy } from '../local-cloud/latency-proxy';
+import { CallLog, criticalPath as criticalPathOf } from '../local-cloud/call-log';
+import { ContainerPool } from '../local-cloud/containers';
 import { apiGatewayEvent, LocalCloud, startLocalCloud, workflowJobPayload } from '../local-cloud/local-cloud';
+import { lifecycleDay } from './lifecycle';
 
 const ROOT = join(__dirname, '..', '..');
 const WEBHOOK_BUNDLE = join(ROOT, 'dist', 'assets', 'webhook', 'index.js');
@@ -42,50 +44,29 @@ async function withCloud<T>(
 }
 
 /**
- * Remote calls made one after another for a warm job. Every service answers after the same
- * injected delay, so the handler's duration divided by the delay is the depth of its call chain;
- * the emulators' logs give the calls made in all.
+ * Remote calls made one after another for a warm job, counted from the causal order of the calls
+ * at the local cloud (no timing): the webhook runs in a container whose every call goes through a
+ * gate, the gate logs when each call arrived and when its answer left on one counter, and the
+ * longest chain of calls each starting after the previous one's answer is the critical path.
  */
 async function criticalPath() {
-  const delay = 150;
   const cloud = await startLocalCloud({ deliveryBudgetMs: 8000 });
-  const proxy = await startLatencyProxy(cloud.env.AWS_ENDPOINT_URL_DYNAMODB);
+  const callLog = new CallLog();
+  const pool = new ContainerPool({ handler: 'webhook', env: cloud.env, callLog });
   try {
-    const handlers = loadHandlers({ ...cloud.env, AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint });
-    await handlers.webhook(await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 1 }))); // warm: secrets, token, configs
-    cloud.github.resetCalls();
-    cloud.ec2.resetCalls();
-    proxy.calls.length = 0;
-    proxy.latencyMs = delay;
-    cloud.github.setLatencyMs(delay);
-    cloud.ec2.setLatencyMs(delay);
-    cloud.aws.setLatencyMs(delay);
+    await pool.invoke(await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 1 }))); // warm: secrets, token, configs
     const depths: number[] = [];
-    let total = 0;
+    let calls: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const before =
-        cloud.github.calls.length + cloud.ec2.calls.length + proxy.calls.length + cloud.aws.calls.length;
-      const event = await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 100 + i }));
-      const t0 = Date.now();
-      const res = await handlers.webhook(event);
-      if (res.statusCode !== 200) throw new Error(`critical path run failed: ${res.body}`);
-      depths.push((Date.now() - t0) / delay);
-      total =
-        cloud.github.calls.length +
-        cloud.ec2.calls.length +
-        proxy.calls.length +
-        cloud.aws.calls.length -
-        before;
+      callLog.clear();
+      const run = await pool.invoke(await apiGatewayEvent(cloud, workflowJobPayload({ jobId: 100 + i })));
+      if (run.result?.statusCode !== 200) throw new Error(`critical path run failed: ${run.result?.body}`);
+      depths.push(criticalPathOf(callLog.calls));
+      calls = callLog.calls.map((c) => `${c.upstream}:${c.target.replace('DynamoDB_20120810.', '')}`);
     }
-    return {
-      criticalPathCalls: Math.round(median(depths)),
-      callsPerJob: total,
-      calls: {
-        dynamodb: proxy.calls.slice(-total).map((c) => c.target.replace('DynamoDB_20120810.', '')),
-      },
-    };
+    return { criticalPathCalls: median(depths), callsPerJob: calls.length, calls };
   } finally {
-    await proxy.stop();
+    await pool.stop();
     await cloud.stop();
   }
 }
@@ -235,27 +216,39 @@ async function bootOverhead(): Promise<number | undefined> {
   return round((await mod.measureBootOverheadMs()).medianMs);
 }
 
+/** `--name value` from the command line. */
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+// Saved before the handlers' logs are captured: the figures go out through these. The capture is
+// never stopped, since containers killed by the lifecycle day may still log while the process ends.
+const out = process.stdout.write.bind(process.stdout);
+const err = process.stderr.write.bind(process.stderr);
+
 async function main() {
   const json = process.argv.includes('--json');
-  if (!existsSync(WEBHOOK_BUNDLE)) throw new Error('run `npm run build` first');
-  const say = (s: string) => process.stderr.write(`${s}\n`);
-  // The handlers' own logs would drown the figures.
-  const logs = captureOutput();
-  let result;
-  try {
-    const cp = await criticalPath();
-    const latency = await handlerLatency();
-    const b = await burst();
-    const cold = coldInit();
-    const boot = await bootOverhead();
-    result = { cp, latency, b, cold, boot };
-  } finally {
-    logs.stop();
+  const only = arg('only');
+  if (only === 'lifecycle') {
+    captureOutput();
+    const day = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
+    out(`${JSON.stringify({ lifecycle: day })}\n`);
+    return;
   }
-  const { cp, latency, b, cold, boot } = result;
+  if (!existsSync(WEBHOOK_BUNDLE)) throw new Error('run `npm run build` first');
+  const say = (s: string) => err(`${s}\n`);
+  // The handlers' own logs would drown the figures.
+  captureOutput();
+  const cp = await criticalPath();
+  const latency = await handlerLatency();
+  const b = await burst();
+  const cold = coldInit();
+  const boot = await bootOverhead();
+  const life = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
   say('cdk-ephemeral-runners benchmark (local cloud on 127.0.0.1; figures vary with machine load)');
   say(
-    `  critical path: ${cp.criticalPathCalls} remote calls one after another (${cp.callsPerJob} calls in all per warm job)`,
+    `  critical path: ${cp.criticalPathCalls} remote calls one after another (${cp.callsPerJob} calls in all per warm job: ${cp.calls.join(', ')})`,
   );
   say(
     `  webhook handler, 1,000 jobs at concurrency 50: p50 ${latency.handlerP50Ms} ms, p99 ${latency.handlerP99Ms} ms, ` +
@@ -270,6 +263,12 @@ async function main() {
     `  cold init of the webhook bundle: ${cold.coldInitMs} ms; bundle ${(cold.bundleBytes / 1024).toFixed(0)} KiB`,
   );
   if (boot !== undefined) say(`  boot script overhead (start → runner exec): ${boot} ms`);
+  say(
+    `  lifecycle day (${life.virtualHours} virtual hours): ${life.jobs} jobs, ${life.ran} ran, ${life.cancelled} cancelled, ` +
+      `${life.lost} lost, ${life.duplicates} run twice; leaked ${life.leakedInstances} instances, ${life.leakedRegistrations} registrations, ` +
+      `${life.leakedHandoffs} JIT configs; ${life.idleInstanceMinutesPerJob} idle instance-minutes a job; queued → running p50 ${life.queueP50s} s, p95 ${life.queueP95s} s; ` +
+      `${life.webhookKills} webhook and ${life.retryKills} retry invocations stopped, ${life.redelivered} redeliveries, ${life.hungGitHubCalls} GitHub calls hung`,
+  );
   const summary = {
     criticalPathCalls: cp.criticalPathCalls,
     handlerP50Ms: latency.handlerP50Ms,
@@ -284,11 +283,25 @@ async function main() {
     coldInitMs: cold.coldInitMs,
     bundleBytes: cold.bundleBytes,
     ...(boot !== undefined ? { bootOverheadMs: boot } : {}),
+    lifecycle: {
+      jobs: life.jobs,
+      ran: life.ran,
+      lost: life.lost,
+      duplicates: life.duplicates,
+      leakedInstances: life.leakedInstances,
+      leakedRegistrations: life.leakedRegistrations,
+      idleInstanceMinutesPerJob: life.idleInstanceMinutesPerJob,
+      queueP50s: life.queueP50s,
+      queueP95s: life.queueP95s,
+    },
   };
-  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (json) out(`${JSON.stringify(summary)}\n`);
 }
 
-main().catch((e) => {
-  process.stderr.write(`benchmark failed: ${(e as Error).stack}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    err(`benchmark failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  },
+);

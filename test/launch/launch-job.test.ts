@@ -100,6 +100,12 @@ function world(faults: Faults = {}) {
     async getJob() {
       return 'not-found' as const;
     },
+    async listDeliveries() {
+      throw new Error('the launch path never lists deliveries');
+    },
+    async redeliver() {
+      throw new Error('the launch path never redelivers');
+    },
   };
   const ec2 = {
     async launch() {

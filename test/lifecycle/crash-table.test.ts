@@ -147,11 +147,9 @@ describe.each(
       expect(afterRetry.registrations).toBeLessThanOrEqual(1);
     }
     await world.runToQuiescence(3 * 3600_000);
-    if (row.repairedBy === 'redelivery' && world.jobs.get(jobId)!.startedAt === undefined) {
-      // Nothing was recorded: the delivery failed, and a redelivery is what launches the job.
-      expect(await leftovers()).toEqual({ instances: 0, registrations: 0, handoffs: 0, live: [] });
-      await world.redeliver(world.deliveriesOf(jobId)[0].guid);
-      await world.runToQuiescence(3 * 3600_000);
+    if (row.repairedBy === 'redelivery') {
+      // Nothing was recorded; the reconciler asked GitHub to redeliver the failed delivery.
+      expect(world.log.some((l) => l.startsWith(`redelivery queued ${jobId}:`))).toBe(true);
     }
     world.stopSchedules();
 

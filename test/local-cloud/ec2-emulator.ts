@@ -180,6 +180,20 @@ export class Ec2Emulator {
     return [...this.world.instances.values()].map((i) => ({ ...i, tags: { ...i.tags } }));
   }
 
+  /** One instance's state, without copying the world (undefined once forgotten, or never launched). */
+  stateOf(instanceId: string): InstanceStateName | undefined {
+    return this.world.instances.get(instanceId)?.state;
+  }
+
+  /** Every instance's id, state and runner-name tag, in launch order, without copying the world. */
+  summaries(): { instanceId: string; state: InstanceStateName; runnerName?: string }[] {
+    return [...this.world.instances.values()].map((i) => ({
+      instanceId: i.instanceId,
+      state: i.state,
+      runnerName: i.tags['ephemeral-runners:runner-name'],
+    }));
+  }
+
   /**
    * Changes an instance's state from outside, e.g. a spot interruption:
    * `setInstanceState(id, 'terminated', 'Server.SpotInstanceTermination')`. Sets the state reason

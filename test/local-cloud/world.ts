@@ -41,6 +41,8 @@ export interface WorldOptions {
   readonly killWebhook?: (delivery: OutboxDelivery, random: () => number) => Interceptor | undefined;
   /** Kills the retry container at some call of this run. @default never */
   readonly killRetry?: (random: () => number) => Interceptor | undefined;
+  /** When set, a call killed in flight lands this long (virtual) after the kill. @default never on its own */
+  readonly landLateAfterMs?: (random: () => number) => number;
   /** @default 60 s */
   readonly retryEveryMs?: number;
   /** @default 120 s */
@@ -94,6 +96,7 @@ export interface WorldFigures {
   webhookKills: number;
   retryKills: number;
   failedDeliveries: number;
+  redelivered: number;
   hungGitHubCalls: number;
 }
 
@@ -129,6 +132,8 @@ export class World {
   private readonly connected = new Map<string, number>();
   private readonly cancelledByDesign = new Set<number>();
   private ticking = false;
+  /** Instances seen so far, by runner name. */
+  private readonly byRunner = new Map<string, string>();
   private counts = { webhookKills: 0, retryKills: 0, failedDeliveries: 0 };
 
   private constructor(
@@ -141,7 +146,17 @@ export class World {
     this.retry = new ContainerPool({ handler: 'retry', ...pool });
     this.reconciler = new ContainerPool({ handler: 'reconcile', ...pool });
     this.random = seededRandom(options.seed ?? 1);
+    // A redelivery GitHub makes (asked by the reconciler) reaches the webhook like any delivery.
+    cloud.github.setRedeliveryHandler(async (listed) => {
+      const original = this.delivered.get(String(listed.guid));
+      if (!original) return 404;
+      this.redeliveries++;
+      return this.invokeWebhook(original, 'redelivery');
+    });
   }
+
+  /** Redeliveries GitHub made, as asked by the reconciler. */
+  redeliveries = 0;
 
   now(): number {
     return this.clock.now();
@@ -208,7 +223,7 @@ export class World {
     );
     if (run.killed) {
       this.counts.retryKills++;
-      this.kills.push(run.killed);
+      this.noteKill(run.killed);
     }
     return run.result;
   }
@@ -257,7 +272,7 @@ export class World {
   private quiet(): boolean {
     const github = this.cloud.github;
     const busyJobs = github.jobs().some((j) => j.status === 'queued' || j.status === 'in_progress');
-    const alive = this.cloud.ec2.instances().some((i) => i.state === 'pending' || i.state === 'running');
+    const alive = this.cloud.ec2.summaries().some((i) => i.state === 'pending' || i.state === 'running');
     return !busyJobs && !alive && github.runners().length === 0;
   }
 
@@ -266,13 +281,15 @@ export class World {
     const { github, ec2 } = this.cloud;
     for (let round = 0; round < 100; round++) {
       let moved = false;
+      await github.whenIdle(); // redeliveries GitHub is making
       const deliveries = github.takeDeliveries();
       if (deliveries.length > 0) {
         moved = true;
         await Promise.all(deliveries.map((d) => this.deliver(d)));
       }
-      for (const i of ec2.instances()) {
+      for (const i of ec2.summaries()) {
         if (this.lives.has(i.instanceId)) continue;
+        if (i.runnerName) this.byRunner.set(i.runnerName, i.instanceId);
         const bootDelayMs =
           this.options.bootDelayMs?.(this.random) ?? 40_000 + Math.floor(this.random() * 50_000);
         this.lives.set(i.instanceId, { launchedAt: this.now(), bootDelayMs, busyMs: 0 });
@@ -300,13 +317,12 @@ export class World {
   }
 
   private alive(instanceId: string): boolean {
-    const state = this.cloud.ec2.instances().find((i) => i.instanceId === instanceId)?.state;
+    const state = this.cloud.ec2.stateOf(instanceId);
     return state === 'pending' || state === 'running';
   }
 
   private shutdown(instanceId: string): void {
-    const state = this.cloud.ec2.instances().find((i) => i.instanceId === instanceId)?.state;
-    if (state === 'running') this.cloud.ec2.shutdownFromInstance(instanceId);
+    if (this.cloud.ec2.stateOf(instanceId) === 'running') this.cloud.ec2.shutdownFromInstance(instanceId);
   }
 
   /** The instance is gone: a runner still connected to GitHub loses its machine. */
@@ -332,19 +348,39 @@ export class World {
   private async deliver(d: OutboxDelivery): Promise<void> {
     const job = (d.payload as { workflow_job: { id: number; runner_name: string | null } }).workflow_job;
     if (d.action === 'in_progress' && !this.delivered.has(d.guid)) this.started(job.id, job.runner_name);
-    const event = await apiGatewayEvent(this.cloud, undefined, { deliveryId: d.guid, rawBody: d.body });
     this.delivered.set(d.guid, d);
+    const status = await this.invokeWebhook(d, 'delivery');
+    this.cloud.github.recordDeliveryResult(d.guid, status);
+  }
+
+  /** One webhook invocation for a delivery; the status GitHub records (0: no answer). */
+  private async invokeWebhook(d: OutboxDelivery, kind: 'delivery' | 'redelivery'): Promise<number> {
+    const job = (d.payload as { workflow_job: { id: number } }).workflow_job;
+    const event = await apiGatewayEvent(this.cloud, undefined, { deliveryId: d.guid, rawBody: d.body });
     const run = await this.webhook.invoke(event, undefined, {
       intercept: this.options.killWebhook?.(d, this.random),
     });
     const status = run.killed ? 0 : run.result.statusCode;
     if (run.killed) {
       this.counts.webhookKills++;
-      this.kills.push(run.killed);
+      this.noteKill(run.killed);
     }
     if (status < 200 || status >= 300) this.counts.failedDeliveries++;
-    this.log.push(`${d.action} ${job.id}: ${run.killed ? `killed at ${run.killed.target}` : status}`);
-    this.cloud.github.recordDeliveryResult(d.guid, status);
+    this.log.push(`${kind} ${d.action} ${job.id}: ${run.killed ? `killed at ${run.killed.target}` : status}`);
+    return status;
+  }
+
+  private noteKill(kill: KilledCall): void {
+    this.kills.push(kill);
+    const land = kill.landLate;
+    const after = this.options.landLateAfterMs;
+    if (land && after)
+      this.at(this.now() + after(this.random), 'land late', () =>
+        land().then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
   }
 
   /** Sends a delivery again with its guid (what "Redeliver" in the App's settings does). */
@@ -386,8 +422,7 @@ export class World {
   }
 
   private async boot(instanceId: string): Promise<void> {
-    const instance = this.cloud.ec2.instances().find((i) => i.instanceId === instanceId);
-    if (instance?.state !== 'pending') return; // terminated before it booted
+    if (this.cloud.ec2.stateOf(instanceId) !== 'pending') return; // terminated before it booted
     this.cloud.ec2.markRunning(instanceId);
     const life = this.lives.get(instanceId)!;
     life.outcome = this.options.bootOutcome?.(instanceId, this.random) ?? 'ok';
@@ -460,7 +495,7 @@ export class World {
       cancelled: this.cancelledByDesign.size,
       lost,
       duplicates,
-      leakedInstances: ec2.instances().filter((i) => i.state === 'pending' || i.state === 'running').length,
+      leakedInstances: ec2.summaries().filter((i) => i.state === 'pending' || i.state === 'running').length,
       leakedRegistrations: github.runners().length,
       leakedHandoffs: handoffs.Count ?? 0,
       instances: this.lives.size,
@@ -468,6 +503,7 @@ export class World {
       queueP50s: Math.round(q(0.5)),
       queueP95s: Math.round(q(0.95)),
       ...this.counts,
+      redelivered: this.redeliveries,
       hungGitHubCalls: github.hungRequests,
     };
   }

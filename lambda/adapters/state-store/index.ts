@@ -9,7 +9,7 @@ import { ReconcilerItems } from './reconciler-items';
 
 export type { JobRecord, LaunchRecord, NewJob } from '../../core/job-record';
 export type { Finalization } from './job-records';
-export type { KnownScope } from './reconciler-items';
+export type { DeliveryCheckpoint, KnownScope } from './reconciler-items';
 export { Handoffs, JobRecords, ReconcilerItems };
 
 /** The state store of one table. */

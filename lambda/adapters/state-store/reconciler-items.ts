@@ -15,6 +15,15 @@ import { ifConditionHolds, N, S, ttl } from './items';
 
 const LEASE_KEY = 'reconciler#lease';
 const SCOPES_KEY = 'reconciler#scopes';
+const DELIVERIES_KEY = 'reconciler#deliveries';
+
+/** Where the redelivery scan got to. */
+export interface DeliveryCheckpoint {
+  /** Epoch ms of the newest delivery seen by the last scan. */
+  readonly seenUntil: number;
+  /** Deliveries the last runs asked GitHub to redeliver (their new attempt may not be listed yet). */
+  readonly redelivered: readonly number[];
+}
 
 /** A runner scope (an organization or a repository) and the installation that reaches it. */
 export interface KnownScope {
@@ -97,6 +106,38 @@ export class ReconcilerItems {
           [PARTITION_KEY]: S(SCOPES_KEY),
           kind: S('reconciler'),
           scopes: { M: map },
+          [TTL_ATTRIBUTE]: ttl(now, 14 * 86_400),
+        },
+      }),
+    );
+  }
+
+  /** The redelivery scan's checkpoint, if a scan ever ran. */
+  async deliveryCheckpoint(): Promise<DeliveryCheckpoint | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { [PARTITION_KEY]: S(DELIVERIES_KEY) },
+        ConsistentRead: true,
+      }),
+    );
+    if (!out.Item) return undefined;
+    return {
+      seenUntil: Number(out.Item.seenUntil?.N ?? 0),
+      redelivered: (out.Item.redelivered?.L ?? []).map((v) => Number(v.N)),
+    };
+  }
+
+  /** Saves the redelivery scan's checkpoint. */
+  async saveDeliveryCheckpoint(checkpoint: DeliveryCheckpoint, now: number): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: {
+          [PARTITION_KEY]: S(DELIVERIES_KEY),
+          kind: S('reconciler'),
+          seenUntil: N(checkpoint.seenUntil),
+          redelivered: { L: checkpoint.redelivered.slice(-200).map((id) => N(id)) },
           [TTL_ATTRIBUTE]: ttl(now, 14 * 86_400),
         },
       }),

@@ -1,0 +1,80 @@
+/**
+ * The lifecycle day: a simulated day in virtual time on the local cloud (GitHub's scheduler, EC2,
+ * dynalite, the three built Lambdas in killable containers). At least 2,000 jobs with mixed label
+ * sets, so runners are taken by other jobs; 5% cancelled while queued; 3% of boots failing (half
+ * die, half hang); 5% of webhook invocations stopped at a random call (before it leaves, in flight,
+ * or after it landed); 2% of retry runs stopped likewise; 1% of GitHub calls hung. Then the world
+ * runs until nothing is left to do, and the figures are counted from what exists.
+ */
+import type { GateDecision, Interceptor } from '../local-cloud/gate';
+import { World, WorldFigures } from '../local-cloud/world';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** The label sets jobs ask for, with their shares: generic jobs can take any runner. */
+const LABEL_MIX: [number, string[]][] = [
+  [0.35, ['self-hosted', 'linux', 'x64']],
+  [0.2, ['self-hosted', 'linux']],
+  [0.2, ['self-hosted', 'linux', 'arm64']],
+  [0.25, ['self-hosted', 'linux', 'x64', 'large']],
+];
+
+function killAtRandom(random: () => number, share: number): Interceptor | undefined {
+  if (random() >= share) return undefined;
+  const nth = Math.floor(random() * 7);
+  const phases: Exclude<GateDecision, 'pass'>[] = ['kill-before', 'kill-in-flight', 'kill-after'];
+  const decision = phases[Math.floor(random() * phases.length)];
+  let seen = 0;
+  return () => (seen++ === nth ? decision : 'pass');
+}
+
+/** Runs the day; `jobs` at least 2,000 for the figures the README quotes. */
+export async function lifecycleDay(jobs = 2000, seed = 7): Promise<WorldFigures & { virtualHours: number }> {
+  const world = await World.create({
+    seed,
+    cloud: {
+      configs: [
+        { name: 'linux-x64', labels: ['self-hosted', 'linux', 'x64'] },
+        { name: 'linux-arm64', labels: ['self-hosted', 'linux', 'arm64'], architecture: 'arm64' },
+        { name: 'linux-x64-large', labels: ['self-hosted', 'linux', 'x64', 'large'] },
+      ],
+      // A hung call costs its request timeout (real time), bounded by the caller's deadline.
+      extraEnv: { GITHUB_REQUEST_TIMEOUT_MS: '1500' },
+    },
+    bootOutcome: (_id, random) => {
+      const r = random();
+      return r < 0.015 ? 'dies' : r < 0.03 ? 'hangs' : 'ok';
+    },
+    killWebhook: (_d, random) => killAtRandom(random, 0.05),
+    killRetry: (random) => killAtRandom(random, 0.02),
+    landLateAfterMs: (random) => 10_000 + Math.floor(random() * 4 * MIN),
+  });
+  try {
+    world.cloud.github.setHangRate('all', 0.01, seed);
+    const random = world.random;
+    const start = world.now();
+    // Most jobs in working hours (08:00–18:00), the rest spread over the day.
+    const times = Array.from({ length: jobs }, () =>
+      random() < 0.8 ? 8 * HOUR + random() * 10 * HOUR : random() * 24 * HOUR,
+    ).sort((a, b) => a - b);
+    for (const t of times) {
+      const r = random();
+      let acc = 0;
+      const labels = LABEL_MIX.find(([share]) => (acc += share) > r)?.[1] ?? LABEL_MIX[0][1];
+      const durationMs = 2 * MIN + Math.floor(random() * 18 * MIN);
+      const cancelAfterMs = random() < 0.05 ? 5_000 + Math.floor(random() * 2 * MIN) : undefined;
+      world.at(start + t, 'job', () => void world.queueJob({ labels, durationMs, cancelAfterMs }));
+    }
+    // EC2 lists a terminated instance for about an hour.
+    for (let h = 1; h <= 30; h++)
+      world.at(start + h * HOUR, 'forget', () => void world.cloud.ec2.forgetTerminated());
+    world.startSchedules();
+    await world.runUntil(start + 24 * HOUR);
+    await world.runToQuiescence(6 * HOUR);
+    world.cloud.github.setHangRate('all', 0, seed);
+    return { ...(await world.figures()), virtualHours: Math.round((world.now() - start) / HOUR) };
+  } finally {
+    await world.stop();
+  }
+}
