@@ -6,28 +6,21 @@
  * Lambdas. Time jumps from event to event; between jumps everything runs for real on loopback.
  * Used by the crash-table tests and by `npm run bench` (the lifecycle day).
  */
-import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ContainerPool } from './containers';
 import type { StateChangeEvent } from './ec2-events';
 import type { Interceptor, KilledCall } from './gate';
 import type { OutboxDelivery } from './github-emulator/api-types';
 import { apiGatewayEvent, LocalCloud, LocalCloudOptions, startLocalCloud } from './local-cloud';
+import { SimInstances } from './sim-instances';
+import { jobFigures, seededRandom as seededRandomOf, WorldFigures } from './world-figures';
+
+export { seededRandom } from './world-figures';
+export type { WorldFigures } from './world-figures';
 import { VirtualClock } from './virtual-clock';
 
 /** How a runner instance's boot goes. */
 export type BootOutcome = 'ok' | 'dies' | 'hangs';
-
-/** A seeded PRNG (mulberry32): the same seed replays the same day. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Options of a world. */
 export interface WorldOptions {
@@ -66,40 +59,6 @@ interface ScheduledEvent {
   readonly run: () => Promise<void> | void;
 }
 
-interface InstanceLife {
-  readonly launchedAt: number;
-  readonly bootDelayMs: number;
-  onlineAt?: number;
-  endedAt?: number;
-  busyMs: number;
-  busySince?: number;
-  outcome?: BootOutcome;
-}
-
-const HANDOFF_POLL_MS = 5_000;
-const HANDOFF_WAIT_MS = 120_000; // the boot script's JIT_TIMEOUT_SECONDS
-
-/** What the simulation counted. */
-export interface WorldFigures {
-  jobs: number;
-  ran: number;
-  cancelled: number;
-  lost: number;
-  duplicates: number;
-  leakedInstances: number;
-  leakedRegistrations: number;
-  leakedHandoffs: number;
-  instances: number;
-  idleInstanceMinutesPerJob: number;
-  queueP50s: number;
-  queueP95s: number;
-  webhookKills: number;
-  retryKills: number;
-  failedDeliveries: number;
-  redelivered: number;
-  hungGitHubCalls: number;
-}
-
 /** A simulated deployment. */
 export class World {
   /** Starts the local cloud and the Lambdas' containers under a virtual clock. */
@@ -127,13 +86,10 @@ export class World {
   private readonly delivered = new Map<string, OutboxDelivery>();
   private readonly queue: ScheduledEvent[] = [];
   private seq = 0;
-  private readonly lives = new Map<string, InstanceLife>();
-  /** instance id → runner id, while its runner is connected. */
-  private readonly connected = new Map<string, number>();
+  /** The runner instances: boot, handoff, connect, one job, shutdown. */
+  readonly instances: SimInstances;
   private readonly cancelledByDesign = new Set<number>();
   private ticking = false;
-  /** Instances seen so far, by runner name. */
-  private readonly byRunner = new Map<string, string>();
   private counts = { webhookKills: 0, retryKills: 0, failedDeliveries: 0 };
 
   private constructor(
@@ -145,7 +101,14 @@ export class World {
     this.webhook = new ContainerPool({ handler: 'webhook', ...pool });
     this.retry = new ContainerPool({ handler: 'retry', ...pool });
     this.reconciler = new ContainerPool({ handler: 'reconcile', ...pool });
-    this.random = seededRandom(options.seed ?? 1);
+    this.random = seededRandomOf(options.seed ?? 1);
+    this.instances = new SimInstances(
+      cloud,
+      () => this.now(),
+      this.random,
+      (at, what, run) => this.at(at, what, run),
+      options,
+    );
     // A redelivery GitHub makes (asked by the reconciler) reaches the webhook like any delivery.
     cloud.github.setRedeliveryHandler(async (listed) => {
       const original = this.delivered.get(String(listed.guid));
@@ -287,25 +250,11 @@ export class World {
         moved = true;
         await Promise.all(deliveries.map((d) => this.deliver(d)));
       }
-      for (const i of ec2.summaries()) {
-        if (this.lives.has(i.instanceId)) continue;
-        if (i.runnerName) this.byRunner.set(i.runnerName, i.instanceId);
-        const bootDelayMs =
-          this.options.bootDelayMs?.(this.random) ?? 40_000 + Math.floor(this.random() * 50_000);
-        this.lives.set(i.instanceId, { launchedAt: this.now(), bootDelayMs, busyMs: 0 });
-        this.at(this.now() + bootDelayMs, `boot ${i.instanceId}`, () => this.boot(i.instanceId));
-      }
-      // A runner whose registration was deleted under it exits, and its instance shuts down.
-      const registered = new Set(github.runners().map((r) => r.id));
-      for (const [instanceId, runnerId] of this.connected) {
-        if (!registered.has(runnerId) && this.alive(instanceId)) {
-          this.shutdown(instanceId);
-          moved = true;
-        }
-      }
+      this.instances.trackLaunches();
+      if (this.instances.exitDeregistered()) moved = true;
       for (const id of ec2.completeShutdowns()) {
         moved = true;
-        this.ended(id);
+        this.instances.ended(id);
       }
       const events = ec2.takeEvents();
       if (events.length > 0) {
@@ -314,29 +263,6 @@ export class World {
       }
       if (!moved) return;
     }
-  }
-
-  private alive(instanceId: string): boolean {
-    const state = this.cloud.ec2.stateOf(instanceId);
-    return state === 'pending' || state === 'running';
-  }
-
-  private shutdown(instanceId: string): void {
-    if (this.cloud.ec2.stateOf(instanceId) === 'running') this.cloud.ec2.shutdownFromInstance(instanceId);
-  }
-
-  /** The instance is gone: a runner still connected to GitHub loses its machine. */
-  private ended(instanceId: string): void {
-    const life = this.lives.get(instanceId);
-    if (life && life.endedAt === undefined) {
-      life.endedAt = this.now();
-      if (life.busySince !== undefined) life.busyMs += this.now() - life.busySince;
-      life.busySince = undefined;
-    }
-    const runnerId = this.connected.get(instanceId);
-    this.connected.delete(instanceId);
-    if (runnerId !== undefined && this.cloud.github.runners().some((r) => r.id === runnerId))
-      this.cloud.github.runnerLost(runnerId);
   }
 
   private async forward(event: StateChangeEvent): Promise<void> {
@@ -404,78 +330,20 @@ export class World {
       sim.starts++;
       sim.startedAt ??= this.now();
     }
-    const instance = this.cloud.ec2
-      .instances()
-      .find((i) => i.tags['ephemeral-runners:runner-name'] === runnerName);
-    const life = instance ? this.lives.get(instance.instanceId) : undefined;
-    if (life) life.busySince = this.now();
+    const instanceId = this.instances.busy(runnerName);
     this.at(this.now() + (sim?.spec.durationMs ?? 60_000), `finish ${jobId}`, () => {
       if (this.cloud.github.job(jobId)?.status !== 'in_progress') return;
       this.cloud.github.finishJob(jobId);
-      if (life && life.busySince !== undefined) {
-        life.busyMs += this.now() - life.busySince;
-        life.busySince = undefined;
-      }
       // The runner exits after its one job; the boot script shuts the instance down.
-      if (instance) this.shutdown(instance.instanceId);
+      if (instanceId) this.instances.jobDone(instanceId);
     });
-  }
-
-  private async boot(instanceId: string): Promise<void> {
-    if (this.cloud.ec2.stateOf(instanceId) !== 'pending') return; // terminated before it booted
-    this.cloud.ec2.markRunning(instanceId);
-    const life = this.lives.get(instanceId)!;
-    life.outcome = this.options.bootOutcome?.(instanceId, this.random) ?? 'ok';
-    if (life.outcome === 'dies') return this.shutdown(instanceId);
-    if (life.outcome === 'hangs') return;
-    await this.pollHandoff(instanceId, this.now());
-  }
-
-  /** What the boot script does: DeleteItem of its own handoff, polled for up to 120 s. */
-  private async pollHandoff(instanceId: string, since: number): Promise<void> {
-    if (!this.alive(instanceId)) return;
-    const out = await this.cloud.dynamo.client.send(
-      new DeleteItemCommand({
-        TableName: this.cloud.tableName,
-        Key: { pk: { S: `${this.cloud.env.INSTANCE_ARN_PREFIX}${instanceId}` } },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
-    const jit = out.Attributes?.jitConfig?.S;
-    if (jit) {
-      const runner = this.cloud.github.connectRunner(jit);
-      if (!runner) return this.shutdown(instanceId); // its registration is gone: the runner cannot start
-      this.connected.set(instanceId, runner.id);
-      this.lives.get(instanceId)!.onlineAt = this.now();
-      return;
-    }
-    if (this.now() - since >= HANDOFF_WAIT_MS) return this.shutdown(instanceId);
-    this.at(this.now() + HANDOFF_POLL_MS, `poll ${instanceId}`, () => this.pollHandoff(instanceId, since));
   }
 
   /** The figures of the run so far. */
   async figures(): Promise<WorldFigures> {
     const { github, ec2 } = this.cloud;
-    let ran = 0;
-    let lost = 0;
-    let duplicates = 0;
-    const queueSeconds: number[] = [];
-    for (const [id, sim] of this.jobs) {
-      if (sim.starts > 1) duplicates++;
-      if (sim.startedAt !== undefined) {
-        ran++;
-        queueSeconds.push((sim.startedAt - sim.queuedAt) / 1000);
-      } else if (!this.cancelledByDesign.has(id)) lost++; // never ran, and nobody cancelled it
-    }
-    const end = this.now();
-    let idleMs = 0;
-    for (const life of this.lives.values()) {
-      const lifetime = (life.endedAt ?? end) - life.launchedAt;
-      const boot =
-        life.onlineAt !== undefined ? life.onlineAt - life.launchedAt : Math.min(lifetime, life.bootDelayMs);
-      const busy = life.busyMs + (life.busySince !== undefined ? end - life.busySince : 0);
-      idleMs += Math.max(0, lifetime - boot - busy);
-    }
+    const counted = jobFigures(this.jobs, this.cancelledByDesign);
+    const idleMs = this.instances.idleMs(this.now());
     const handoffs = await this.cloud.dynamo.client.send(
       new ScanCommand({
         TableName: this.cloud.tableName,
@@ -484,24 +352,13 @@ export class World {
         ExpressionAttributeValues: { ':arn': { S: 'arn:' } },
       }),
     );
-    queueSeconds.sort((a, b) => a - b);
-    const q = (p: number) =>
-      queueSeconds.length
-        ? queueSeconds[Math.min(queueSeconds.length - 1, Math.floor(p * queueSeconds.length))]
-        : 0;
     return {
-      jobs: this.jobs.size,
-      ran,
-      cancelled: this.cancelledByDesign.size,
-      lost,
-      duplicates,
+      ...counted,
       leakedInstances: ec2.summaries().filter((i) => i.state === 'pending' || i.state === 'running').length,
       leakedRegistrations: github.runners().length,
       leakedHandoffs: handoffs.Count ?? 0,
-      instances: this.lives.size,
+      instances: this.instances.count,
       idleInstanceMinutesPerJob: Math.round((idleMs / 60_000 / Math.max(1, this.jobs.size)) * 100) / 100,
-      queueP50s: Math.round(q(0.5)),
-      queueP95s: Math.round(q(0.95)),
       ...this.counts,
       redelivered: this.redeliveries,
       hungGitHubCalls: github.hungRequests,

@@ -1,0 +1,71 @@
+/** The simulated world's seeded randomness and the figures it counts. */
+
+/** A seeded PRNG (mulberry32): the same seed replays the same day. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What the simulation counted. */
+export interface WorldFigures {
+  jobs: number;
+  ran: number;
+  cancelled: number;
+  lost: number;
+  duplicates: number;
+  leakedInstances: number;
+  leakedRegistrations: number;
+  leakedHandoffs: number;
+  instances: number;
+  idleInstanceMinutesPerJob: number;
+  queueP50s: number;
+  queueP95s: number;
+  webhookKills: number;
+  retryKills: number;
+  failedDeliveries: number;
+  redelivered: number;
+  hungGitHubCalls: number;
+}
+
+/** A job as the simulation saw it. */
+export interface SimJobLife {
+  readonly queuedAt: number;
+  startedAt?: number;
+  /** How many times a runner took it (more than one would be a job run twice). */
+  starts: number;
+}
+
+/** Ran, lost, run twice, cancelled, and the queue-time quantiles (virtual seconds). */
+export function jobFigures(jobs: ReadonlyMap<number, SimJobLife>, cancelled: ReadonlySet<number>) {
+  let ran = 0;
+  let lost = 0;
+  let duplicates = 0;
+  const queueSeconds: number[] = [];
+  for (const [id, sim] of jobs) {
+    if (sim.starts > 1) duplicates++;
+    if (sim.startedAt !== undefined) {
+      ran++;
+      queueSeconds.push((sim.startedAt - sim.queuedAt) / 1000);
+    } else if (!cancelled.has(id)) lost++; // never ran, and nobody cancelled it
+  }
+  queueSeconds.sort((a, b) => a - b);
+  const q = (p: number) =>
+    queueSeconds.length
+      ? queueSeconds[Math.min(queueSeconds.length - 1, Math.floor(p * queueSeconds.length))]
+      : 0;
+  return {
+    jobs: jobs.size,
+    ran,
+    cancelled: cancelled.size,
+    lost,
+    duplicates,
+    queueP50s: Math.round(q(0.5)),
+    queueP95s: Math.round(q(0.95)),
+  };
+}
