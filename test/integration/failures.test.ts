@@ -200,3 +200,14 @@ test('an app without the runner permission: the job waits, and the log says whic
     Object.assign(process.env, cloud.env);
   }
 });
+
+test('a hung GitHub call costs a deferral inside the delivery budget, never a Lambda timeout', async () => {
+  const jobId = newJobId();
+  cloud.github.hangNext('generateJitConfigOrg', 20);
+  const res = await deliver(jobId); // a handler that waited on the hung call would never return
+  expect(res.statusCode).toBe(202);
+  expect(JSON.parse(res.body).reason).toMatch(/GitHub: network/);
+  const job = await store.jobs.get(key(jobId));
+  expect(job?.status).toBe('pending');
+  expect(live(jobId)).toHaveLength(0); // the instance launched in parallel was undone
+}, 30_000);
