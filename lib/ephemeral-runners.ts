@@ -217,7 +217,7 @@ export class EphemeralRunners extends Construct {
     const reconcile = handlerFunction(this, 'ReconcileHandler', {
       handler: 'reconcile',
       description:
-        'On a schedule and on EC2 state changes: reaps stuck, idle or orphaned runners, deletes ghost registrations, reopens lost jobs',
+        'On a schedule and on EC2 state changes: reaps stuck, idle or orphaned runners, deletes ghost registrations, reopens lost jobs, redelivers failed webhook deliveries',
       environment,
       timeout: reconcileFunctionTimeout(reconcileInterval),
       memorySize: 512,
