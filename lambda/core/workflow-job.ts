@@ -27,9 +27,31 @@ export interface WorkflowJobEvent {
   readonly conclusion: string | null;
   /** The job's name, for logs. */
   readonly jobName: string;
+  /** True when the payload had no `run_attempt` (older GHES) and 1 was assumed. */
+  readonly runAttemptDefaulted: boolean;
 }
 
 const ACTIONS: readonly string[] = ['queued', 'waiting', 'in_progress', 'completed'];
+
+/**
+ * GitHub's rules for an owner (user or organization login: letters, digits and hyphens, at most
+ * 39; Enterprise Managed Users add an underscore and the enterprise's short code) and for a
+ * repository name (letters, digits, `.`, `_`, `-`, at most 100, never `.` or `..`). A name that
+ * breaks them cannot be GitHub's, and must never reach a URL path.
+ */
+const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/;
+const REPO = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** Why `owner/repo` is not a repository name GitHub could have sent, or undefined when it is. */
+export function repositoryNameProblem(fullName: string): string | undefined {
+  const parts = fullName.split('/');
+  if (parts.length !== 2) return 'repository.full_name must be "owner/repo"';
+  const [owner, repo] = parts;
+  if (!OWNER.test(owner)) return `repository owner "${owner.slice(0, 60)}" is not a GitHub login`;
+  if (!REPO.test(repo) || repo === '.' || repo === '..')
+    return `repository name "${repo.slice(0, 110)}" is not a GitHub repository name`;
+  return undefined;
+}
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -78,7 +100,13 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
   if (!action) problems.push(`action must be one of ${ACTIONS.join(', ')}`);
   const jobId = positiveInt(job, 'id', 'workflow_job.id');
   const runId = positiveInt(job, 'run_id', 'workflow_job.run_id');
-  const runAttempt = positiveInt(job, 'run_attempt', 'workflow_job.run_attempt');
+  // Older GHES releases send no run_attempt: that is the first attempt.
+  const runAttempt =
+    job?.run_attempt === undefined || job?.run_attempt === null
+      ? 1
+      : positiveInt(job, 'run_attempt', 'workflow_job.run_attempt');
+  const runAttemptDefaulted =
+    job !== undefined && (job.run_attempt === undefined || job.run_attempt === null);
   const installationId = positiveInt(installation, 'id', 'installation.id');
 
   const labels = job?.labels;
@@ -86,8 +114,12 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
     problems.push('workflow_job.labels must be a list of strings');
   }
   const fullName = repository?.full_name;
-  if (repository && !(typeof fullName === 'string' && /^[^/\s]+\/[^/\s]+$/.test(fullName))) {
-    problems.push('repository.full_name must be "owner/repo"');
+  if (repository) {
+    const problem =
+      typeof fullName === 'string'
+        ? repositoryNameProblem(fullName)
+        : 'repository.full_name must be "owner/repo"';
+    if (problem) problems.push(problem);
   }
   const runnerName = nullableString(job, 'runner_name', 'workflow_job.runner_name');
   const conclusion = nullableString(job, 'conclusion', 'workflow_job.conclusion');
@@ -109,5 +141,6 @@ export function parseWorkflowJob(payload: unknown): WorkflowJobEvent {
     runnerName,
     conclusion,
     jobName,
+    runAttemptDefaulted,
   };
 }

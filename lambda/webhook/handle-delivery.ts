@@ -78,6 +78,7 @@ export async function handleDelivery(
 
     const key: JobKey = { host: settings.githubHost, jobId: job.jobId, runAttempt: job.runAttempt };
     const now = Date.now();
+    if (job.runAttemptDefaulted) log.info('payload without run_attempt (older GHES): taken as attempt 1');
     switch (job.action) {
       case 'in_progress': {
         const before = await runtime.store.jobs.recordInProgress(key, job.runnerName ?? '', now);
@@ -87,11 +88,13 @@ export async function handleDelivery(
             takenBy: job.runnerName,
           });
         }
-        return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
+        if (before) return respond(200, { message: 'recorded' });
+        return earlyOrFinal(runtime, log, job, key, delivery.deliveryId, now);
       }
       case 'completed': {
         const before = await runtime.store.jobs.recordCompleted(key, job.conclusion, now);
-        return respond(200, { message: before ? 'recorded' : 'not a job of ours' });
+        if (before) return respond(200, { message: 'recorded' });
+        return earlyOrFinal(runtime, log, job, key, delivery.deliveryId, now);
       }
       default:
         return await queuedOrWaiting(runtime, log, job, key, delivery.deliveryId, startedAt);
@@ -112,6 +115,42 @@ async function signatureMatches(runtime: Runtime, body: string, signature: strin
   if (await check(await runtime.webhookSecret())) return true;
   const fresh = await runtime.refreshWebhookSecret();
   return fresh !== undefined && (await check(fresh));
+}
+
+/**
+ * An `in_progress` or `completed` for a job with no live record: it came before its `queued` (out
+ * of order, or a late redelivery), or the job is already final, or it is not a job of ours.
+ */
+async function earlyOrFinal(
+  runtime: Runtime,
+  log: Runtime['logger'],
+  job: WorkflowJobEvent,
+  key: JobKey,
+  deliveryId: string,
+  now: number,
+): Promise<HttpResponse> {
+  const route = routeJob(job.labels, await runtime.configs.configs());
+  if (!route.matched) return respond(200, { message: 'not a job of ours' });
+  const record: NewJob = {
+    key,
+    runId: job.runId,
+    repository: job.repository,
+    installationId: job.installationId,
+    labels: job.labels,
+    configName: route.config.name,
+    deliveryId,
+  };
+  const early =
+    job.action === 'in_progress'
+      ? ({ status: 'running', runnerName: job.runnerName ?? '' } as const)
+      : ({ status: 'completed', conclusion: job.conclusion } as const);
+  if (await runtime.store.jobs.recordEarly(record, early, now)) {
+    log.info(`${job.action} before queued: recorded, so a later queued launches nothing`);
+    return respond(200, {
+      message: `${job.action} recorded before its queued: a later queued launches nothing`,
+    });
+  }
+  return respond(200, { message: 'already recorded: the job is final' });
 }
 
 async function queuedOrWaiting(
@@ -146,8 +185,10 @@ async function queuedOrWaiting(
   };
   const now = Date.now();
   if (job.action === 'waiting') {
-    await runtime.store.jobs.recordWaiting(record, now);
-    return respond(200, { message: 'waiting recorded' });
+    const recorded = await runtime.store.jobs.recordWaiting(record, now);
+    return respond(200, {
+      message: recorded ? 'waiting recorded' : 'the job is past waiting: nothing changed',
+    });
   }
 
   const leaseOwner = randomUUID();
@@ -163,8 +204,15 @@ async function queuedOrWaiting(
     },
   );
   if (!claimed) {
-    log.info('duplicate queued delivery: the job is already claimed');
-    return respond(200, { message: 'already claimed' });
+    const existing = await runtime.store.jobs.get(key).catch(() => undefined);
+    const why =
+      existing?.status === 'completed' || existing?.status === 'expired'
+        ? `the job is already ${existing.status}: nothing launched`
+        : existing?.status === 'running'
+          ? `the job is already running on ${existing.takenByRunner || 'a runner'}: nothing launched`
+          : 'already claimed';
+    log.info('queued delivery for a job already recorded; nothing launched', { reason: why });
+    return respond(200, { message: why });
   }
   const outcome = await launchJob(await runtime.launchDeps(log), {
     key,

@@ -43,8 +43,41 @@ describe('parseWorkflowJob', () => {
       runnerName: null,
       conclusion: null,
       jobName: 'build',
+      runAttemptDefaulted: false,
     });
   });
+
+  test('a payload without run_attempt (older GHES) is attempt 1, and says so', () => {
+    const job = parseWorkflowJob(payload({}, { run_attempt: undefined }));
+    expect(job).toMatchObject({ runAttempt: 1, runAttemptDefaulted: true });
+  });
+
+  test.each([
+    'acme/..',
+    '../orgs',
+    'acme/.',
+    'acme/app%2F..',
+    'acme/app?x=1',
+    'acme/app#frag',
+    'acme/app\u0000',
+    'acme/ap\np',
+    '-acme/app',
+    `${'a'.repeat(40)}/app`,
+    `acme/${'r'.repeat(101)}`,
+    'acme/app/extra',
+  ])('an impossible repository name is refused (422): %j', (fullName) => {
+    const name = fullName.replace('\\u0000', '\u0000');
+    expect(() => parseWorkflowJob(payload({ repository: { full_name: name } }))).toThrow(
+      expect.objectContaining({ statusCode: 422 }),
+    );
+  });
+
+  test.each(['acme/app', 'my-org/repo.name_1', 'octocat_acme/dotfiles', 'a/.github'])(
+    'a name GitHub allows is accepted: %s',
+    (fullName) => {
+      expect(parseWorkflowJob(payload({ repository: { full_name: fullName } })).repository).toBe(fullName);
+    },
+  );
 
   test('in_progress carries the runner that took the job', () => {
     const job = parseWorkflowJob(payload({ action: 'in_progress' }, { runner_name: 'r-1' }));

@@ -335,11 +335,51 @@ describe('job progress', () => {
     expect((await jobRecord(jobId))?.conclusion?.S).toBe('success');
   });
 
-  test('progress of a job we never claimed creates nothing', async () => {
+  test('a completed that overtakes its queued leaves a final record: the late queued launches nothing', async () => {
     const jobId = newJobId();
     const res = await deliver(workflowJobPayload({ jobId, action: 'completed', conclusion: 'success' }));
     expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).message).toMatch(/before its queued/);
+    expect((await jobRecord(jobId))?.status?.S).toBe('completed');
+    const late = await deliver(workflowJobPayload({ jobId }));
+    expect(JSON.parse(late.body).message).toBe('the job is already completed: nothing launched');
+    expect(instancesOf(jobId)).toHaveLength(0);
+    const again = await deliver(workflowJobPayload({ jobId, action: 'completed', conclusion: 'success' }));
+    expect(JSON.parse(again.body).message).toBe('already recorded: the job is final');
+  });
+
+  test('an in_progress before its queued records the job as running: the late queued launches nothing', async () => {
+    const jobId = newJobId();
+    await deliver(workflowJobPayload({ jobId, action: 'in_progress', runnerName: 'someone-else-1' }));
+    expect((await jobRecord(jobId))?.status?.S).toBe('running');
+    const late = await deliver(workflowJobPayload({ jobId }));
+    expect(JSON.parse(late.body).message).toBe(
+      'the job is already running on someone-else-1: nothing launched',
+    );
+    expect(instancesOf(jobId)).toHaveLength(0);
+  });
+
+  test('progress of a job whose labels no config serves creates nothing', async () => {
+    const jobId = newJobId();
+    const res = await deliver(workflowJobPayload({ jobId, action: 'completed', labels: ['windows'] }));
+    expect(JSON.parse(res.body).message).toBe('not a job of ours');
     expect(await jobRecord(jobId)).toBeUndefined();
+  });
+
+  test('a waiting after the launch does not claim to have recorded a wait', async () => {
+    const jobId = newJobId();
+    await deliver(workflowJobPayload({ jobId }));
+    const res = await deliver(workflowJobPayload({ jobId, action: 'waiting' }));
+    expect(JSON.parse(res.body).message).toBe('the job is past waiting: nothing changed');
+  });
+
+  test('a signed delivery with an impossible repository name is answered 422 and launches nothing', async () => {
+    const jobId = newJobId();
+    const before = cloud.github.calls.length;
+    const res = await deliver(workflowJobPayload({ jobId, repository: 'acme/..' }));
+    expect(res.statusCode).toBe(422);
+    expect(await jobRecord(jobId)).toBeUndefined();
+    expect(cloud.github.calls.length).toBe(before);
   });
 });
 

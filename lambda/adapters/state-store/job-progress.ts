@@ -7,6 +7,7 @@ import {
   AttributeValue,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -170,11 +171,62 @@ export class JobProgress {
   }
 
   /**
+   * Records a job whose `in_progress` or `completed` came before its `queued` (deliveries arrive out
+   * of order, and redeliveries of old ones make that common): a `running` record (live, so the
+   * reconciler follows it) or a final one (a tombstone). Either way the later `queued` finds the job
+   * taken and launches nothing.
+   * @returns false when a record exists already.
+   */
+  async recordEarly(
+    job: NewJob,
+    early: { status: 'running'; runnerName: string } | { status: 'completed'; conclusion: string | null },
+    now: number,
+  ): Promise<boolean> {
+    const item: Record<string, AttributeValue> = {
+      [PARTITION_KEY]: S(jobPartitionKey(job.key)),
+      kind: S('job'),
+      host: S(job.key.host),
+      jobId: N(job.key.jobId),
+      runAttempt: N(job.key.runAttempt),
+      runId: N(job.runId),
+      repository: S(job.repository),
+      installationId: N(job.installationId),
+      labels: { L: job.labels.map(S) },
+      configName: S(job.configName),
+      deliveryId: S(job.deliveryId),
+      status: S(early.status),
+      createdAt: N(now),
+      launchAttempts: N(0),
+      finalReason: S(`${early.status === 'running' ? 'in_progress' : 'completed'} arrived before queued`),
+      [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
+      ...(early.status === 'running'
+        ? {
+            takenByRunner: S(early.runnerName),
+            startedAt: N(now),
+            [LIVE_INDEX_PARTITION_KEY]: S(LIVE_INDEX_VALUE),
+          }
+        : { conclusion: S(early.conclusion ?? 'unknown'), completedAt: N(now) }),
+    };
+    const done = await ifConditionHolds(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+        }),
+      ),
+    );
+    return done !== undefined;
+  }
+
+  /**
    * Records `waiting` (environment protection). Creates the record when GitHub sent `waiting` first;
    * a later `queued` claims it. A record already past `waiting` is left alone.
+   * @returns false when the job is already past `waiting`.
    */
-  async recordWaiting(job: NewJob, now: number): Promise<void> {
-    await this.update(
+  async recordWaiting(job: NewJob, now: number): Promise<boolean> {
+    const done = await this.update(
       job.key,
       'SET #status = :waiting, waitingAt = :now, kind = :job, host = :host, jobId = :jobId, runAttempt = :ra, runId = :runId, repository = :repo, installationId = :iid, labels = :labels, configName = :config, deliveryId = :did, createdAt = :now, launchAttempts = :zero, #live = :live, #ttl = :ttl',
       'attribute_not_exists(#pk) OR #status = :waiting',
@@ -196,6 +248,7 @@ export class JobProgress {
         ':ttl': ttl(now, JOB_RECORD_TTL_SECONDS),
       },
     );
+    return done !== undefined;
   }
 
   /**
