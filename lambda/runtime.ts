@@ -15,6 +15,7 @@ import { RunnerConfigSource } from './adapters/runner-config-source';
 import { readSecret } from './adapters/secrets';
 import { StateStore } from './adapters/state-store';
 import type { LaunchDeps } from './launch/launch-job';
+import { RotatingWebhookSecret, rotatingGitHubClient } from './adapters/rotating-secrets';
 
 /** Everything a handler uses, built once per container. */
 export interface Runtime {
@@ -25,22 +26,14 @@ export interface Runtime {
   readonly configs: RunnerConfigSource;
   /** The GitHub client, created on first use (it needs the private key). */
   github(): Promise<GitHubRunners>;
-  /** The webhook secret, fetched on first use. */
-  webhookSecret(): Promise<string>;
-  /**
-   * Fetches the webhook secret again, in case it was rotated: at most once a minute, so forged
-   * deliveries cannot turn every request into a secret read. Undefined when it was not refetched.
-   */
-  refreshWebhookSecret(): Promise<string | undefined>;
+  /** The webhook secret: the current one (fetched on first use) and, after a rotation, the previous one for a while. */
+  readonly webhookSecret: RotatingWebhookSecret;
   /** The launch path's dependencies, logging to `logger`. */
   launchDeps(logger: Logger): Promise<LaunchDeps>;
 }
 
 // Timeouts well inside GitHub's delivery budget; the callers' retries handle the rest.
 const requestHandler = { connectionTimeout: 2000, requestTimeout: 5000 };
-
-/** How long a fetched webhook secret is trusted before a failed signature may trigger a refetch. */
-const SECRET_REFRESH_MS = 60_000;
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -63,10 +56,6 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
   const configs = new RunnerConfigSource(ssm, settings.configPath, settings.configCacheMs, (name, problems) =>
     logger.error('runner config ignored: fix the SSM parameter', { parameter: name, problems }),
   );
-  const webhookSecret = {
-    value: once(() => readSecret(settings.webhookSecret, ssm, secrets)),
-    at: Date.now(),
-  };
   const runtime: Runtime = {
     settings,
     logger,
@@ -75,21 +64,20 @@ export function createRuntime(env: Record<string, string | undefined>): Runtime 
     ec2: new Ec2Launcher(new EC2Client({ requestHandler, maxAttempts: 1 })),
     configs,
     github: once(async () =>
-      createGitHubClient({
-        apiUrl: settings.githubApiUrl,
-        appId: settings.githubAppId,
-        privateKey: await readSecret(settings.githubPrivateKey, ssm, secrets),
-        onWarning: (message) => logger.warn('GitHub API warning', { message }),
-        requestTimeoutMs: settings.githubRequestTimeoutMs,
-      }),
+      rotatingGitHubClient(
+        (privateKey) =>
+          createGitHubClient({
+            apiUrl: settings.githubApiUrl,
+            appId: settings.githubAppId,
+            privateKey,
+            onWarning: (message) => logger.warn('GitHub API warning', { message }),
+            requestTimeoutMs: settings.githubRequestTimeoutMs,
+          }),
+        () => readSecret(settings.githubPrivateKey, ssm, secrets),
+        logger,
+      ),
     ),
-    webhookSecret: () => webhookSecret.value(),
-    async refreshWebhookSecret() {
-      if (Date.now() - webhookSecret.at < SECRET_REFRESH_MS) return undefined;
-      webhookSecret.value = once(() => readSecret(settings.webhookSecret, ssm, secrets));
-      webhookSecret.at = Date.now();
-      return webhookSecret.value();
-    },
+    webhookSecret: new RotatingWebhookSecret(() => readSecret(settings.webhookSecret, ssm, secrets)),
     launchDeps: async (log) => ({
       github: await runtime.github(),
       ec2: runtime.ec2,

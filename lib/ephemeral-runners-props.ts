@@ -76,6 +76,13 @@ export interface EphemeralRunnersProps {
    */
   readonly idleTimeout?: Duration;
   /**
+   * How far back the reconciler's first scan of the App's webhook deliveries looks for failed ones to
+   * redeliver, after a deploy (later scans start where the last one stopped). From 1 minute to 3 days
+   * (GitHub's window); a token must be `Duration.seconds(token)`.
+   * @default Duration.hours(1)
+   */
+  readonly redeliveryLookback?: Duration;
+  /**
    * SSM path under which the runner configs are stored; must begin with `/`.
    * @default '/cdk-ephemeral-runners/{stackName}/{path of this construct}/runner-configs'
    */

@@ -29,6 +29,7 @@ import { handlerFunction } from './lambda-assets';
 import {
   DEFAULT_BOOT_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_REDELIVERY_LOOKBACK,
   DEFAULT_RECONCILE_INTERVAL,
   ReconcilerSchedule,
   reconcileFunctionTimeout,
@@ -176,6 +177,9 @@ export class EphemeralRunners extends Construct {
       // The launch sets an instance's expiry from the boot timeout: every handler has both timeouts.
       [ENV.bootTimeoutSeconds]: timeoutSecondsSetting(props.bootTimeout ?? DEFAULT_BOOT_TIMEOUT),
       [ENV.idleTimeoutSeconds]: timeoutSecondsSetting(props.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
+      [ENV.redeliveryLookbackSeconds]: timeoutSecondsSetting(
+        props.redeliveryLookback ?? DEFAULT_REDELIVERY_LOOKBACK,
+      ),
       ...joinedList(ENV.allowedOwners, props.allowedOwners),
       ...joinedList(ENV.allowedRepositories, props.allowedRepositories),
     };

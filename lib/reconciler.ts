@@ -15,12 +15,15 @@ export const DEFAULT_RECONCILE_INTERVAL = Duration.minutes(2);
 export const DEFAULT_BOOT_TIMEOUT = Duration.minutes(10);
 /** Default of `idleTimeout`. */
 export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(10);
+/** Default of `redeliveryLookback`. */
+export const DEFAULT_REDELIVERY_LOOKBACK = Duration.hours(1);
 
 /** The reconciler's timing props, as `EphemeralRunnersProps` has them. */
 export interface ReconcilerTimings {
   readonly reconcileInterval?: Duration;
   readonly bootTimeout?: Duration;
   readonly idleTimeout?: Duration;
+  readonly redeliveryLookback?: Duration;
 }
 
 /**
@@ -72,6 +75,13 @@ export function reconcilerTimingProblems(t: ReconcilerTimings): string[] {
     1,
     120,
     "it is counted from the instance's launch; a shorter one may reap a runner before its job reaches it, a longer one bills an unused instance",
+  );
+  timeout(
+    'redeliveryLookback',
+    t.redeliveryLookback,
+    1,
+    3 * 24 * 60,
+    'GitHub keeps deliveries for 3 days (7 on GHES) and redelivers none older',
   );
   return problems;
 }

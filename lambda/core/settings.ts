@@ -41,6 +41,8 @@ export const ENV = {
   bootTimeoutSeconds: 'BOOT_TIMEOUT_SECONDS',
   /** Seconds a runner may sit online without a job (counted from its launch) before it is reaped. */
   idleTimeoutSeconds: 'IDLE_TIMEOUT_SECONDS',
+  /** Seconds the reconciler's first scan of the App's deliveries looks back for failed ones. */
+  redeliveryLookbackSeconds: 'REDELIVERY_LOOKBACK_SECONDS',
   /** Longest one GitHub request may take, in milliseconds, before it is aborted (the caller's deadline may cut it shorter). */
   githubRequestTimeoutMs: 'GITHUB_REQUEST_TIMEOUT_MS',
 } as const;
@@ -73,6 +75,7 @@ export interface Settings {
   readonly bootTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly githubRequestTimeoutMs: number;
+  readonly redeliveryLookbackMs: number;
 }
 
 /** Thrown when the environment is not what the construct sets: a deployment error, not a request error. */
@@ -172,6 +175,7 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     bootTimeoutMs: number(ENV.bootTimeoutSeconds, 600) * 1000,
     idleTimeoutMs: number(ENV.idleTimeoutSeconds, 600) * 1000,
     githubRequestTimeoutMs: number(ENV.githubRequestTimeoutMs, 5000),
+    redeliveryLookbackMs: number(ENV.redeliveryLookbackSeconds, 3600) * 1000,
   };
   if (problems.length > 0) {
     throw new SettingsError(`invalid Lambda environment (the construct sets these): ${problems.join('; ')}`);

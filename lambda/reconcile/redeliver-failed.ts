@@ -1,6 +1,6 @@
 /**
  * The reconciler's redelivery step: list the App's webhook deliveries back to the last scan (the
- * first scan after a deploy looks back an hour), and ask GitHub to redeliver each failed
+ * first scan after a deploy looks back `redeliveryLookback`, an hour by default), and ask GitHub to redeliver each failed
  * `workflow_job` delivery once (core/redelivery). GitHub keeps deliveries for 3 days (7 on GHES).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -10,8 +10,6 @@ import { GitHubRunners } from '../adapters/github';
 import { withRetry } from '../adapters/retrying';
 import { Runtime } from '../runtime';
 
-/** How far back the first scan looks. */
-const FIRST_LOOK_BACK_MS = 60 * 60_000;
 /** Deliveries still in flight when the last scan listed may be listed late: look this far before it. */
 const OVERLAP_MS = 5 * 60_000;
 const MAX_PAGES = 10;
@@ -39,7 +37,8 @@ export async function redeliverFailed(
   const gh = { deadline: stopBy, now, classify: classifyGitHubFailure };
   const checkpoint = await withRetry(() => store.deliveryCheckpoint(), aws);
   const started = now();
-  const since = (checkpoint?.seenUntil ?? started - FIRST_LOOK_BACK_MS) - OVERLAP_MS;
+  // The first scan after a deploy looks back `redeliveryLookback`; later ones start where the last stopped.
+  const since = (checkpoint?.seenUntil ?? started - runtime.settings.redeliveryLookbackMs) - OVERLAP_MS;
   const windowMs = (runtime.settings.githubHost === 'github.com' ? 3 : 7) * 24 * 3_600_000;
   const deliveries: DeliveryView[] = [];
   let cursor: string | undefined;

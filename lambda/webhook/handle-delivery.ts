@@ -109,11 +109,14 @@ export async function handleDelivery(
   }
 }
 
-/** Verifies the HMAC; on a mismatch, once the cached secret is a minute old, rereads it (rotation). */
+/**
+ * Verifies the HMAC against the current webhook secret and, just after a rotation, the previous
+ * one; on a mismatch, once the cached secret is a minute old, fetches it again (a rotation).
+ */
 async function signatureMatches(runtime: Runtime, body: string, signature: string): Promise<boolean> {
   const check = (secret: string) => verify(secret, body, signature).catch(() => false);
-  if (await check(await runtime.webhookSecret())) return true;
-  const fresh = await runtime.refreshWebhookSecret();
+  for (const secret of await runtime.webhookSecret.candidates()) if (await check(secret)) return true;
+  const fresh = await runtime.webhookSecret.refresh();
   return fresh !== undefined && (await check(fresh));
 }
 

@@ -214,6 +214,15 @@ describe('the reconciler with custom props', () => {
     }
   });
 
+  test('the redelivery look-back reaches the reconciler in seconds (an hour by default)', () => {
+    const custom = synthRunners({ redeliveryLookback: Duration.hours(6) });
+    const vars = (r: typeof custom) =>
+      inspect(r.stack, r.template).resourceOf(r.runners.reconcileHandler).Properties.Environment.Variables;
+    expect(vars(custom)[ENV.redeliveryLookbackSeconds]).toBe('21600');
+    const defaults = synthRunners({});
+    expect(vars(defaults)[ENV.redeliveryLookbackSeconds]).toBe('3600');
+  });
+
   test('tokens pass through to the schedule and the environment', () => {
     ensureHandlerBundles();
     const stack = new Stack(new App(), 'Raw');

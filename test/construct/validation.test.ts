@@ -179,6 +179,11 @@ describe('synth-time validation names the prop and the fix', () => {
       /idleTimeout 3 hours must be whole seconds between 1 minute and 2 hours/,
     ],
     [
+      "a redelivery look-back past GitHub's window",
+      { redeliveryLookback: Duration.days(4) },
+      /redeliveryLookback 4 days must be whole seconds between 1 minute and 3 days: GitHub keeps deliveries for 3 days/,
+    ],
+    [
       'an idle timeout that is not whole seconds',
       { idleTimeout: Duration.millis(90_500) },
       /idleTimeout .* must be whole seconds between 1 minute and 2 hours/,

@@ -115,8 +115,27 @@ export class GitHubEmulator {
     if (this.state.apps.has(id)) throw new Error(`GitHubEmulator: app ${id} is already registered`);
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const clientId = opts.clientId ?? `Iv23li${randomBytes(7).toString('hex')}`;
-    this.state.apps.set(id, { id, clientId, publicKey });
+    this.state.apps.set(id, { id, clientId, publicKeys: [publicKey] });
     return { privateKeyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(), clientId };
+  }
+
+  /**
+   * Generates another private key for an app, as "Generate a private key" in its settings does; the
+   * old keys stay valid until {@link revokeAppKeys}. Returns the new key's PEM.
+   */
+  addAppKey(appId: number | string): string {
+    const app = this.state.apps.get(String(appId));
+    if (!app) throw new Error(`GitHubEmulator: no app ${appId}`);
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    app.publicKeys.push(publicKey);
+    return privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  }
+
+  /** Deletes every key of an app but the newest: JWTs signed with the old ones are refused (401). */
+  revokeAppKeys(appId: number | string): void {
+    const app = this.state.apps.get(String(appId));
+    if (!app) throw new Error(`GitHubEmulator: no app ${appId}`);
+    app.publicKeys.splice(0, app.publicKeys.length - 1);
   }
 
   /** Installs a registered app on an organization or user account. */

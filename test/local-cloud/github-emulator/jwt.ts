@@ -33,7 +33,7 @@ export type JwtVerdict =
 /** Resolves an `iss` claim (app id or client id) to the app's id and public key. */
 export type IssuerLookup = (
   iss: string,
-) => { readonly appId: string; readonly publicKey: KeyObject } | undefined;
+) => { readonly appId: string; readonly publicKeys: readonly KeyObject[] } | undefined;
 
 function decodeJson(segment: string): Record<string, unknown> | undefined {
   try {
@@ -65,7 +65,9 @@ export function verifyAppJwt(jwt: string, lookup: IssuerLookup, nowSeconds: numb
   const app = lookup(String(claims.iss));
   if (!app) return undecodable;
   const signed = Buffer.from(`${headerPart}.${payloadPart}`);
-  const signatureOk = verify('RSA-SHA256', signed, app.publicKey, Buffer.from(signaturePart, 'base64url'));
+  const signatureOk = app.publicKeys.some((key) =>
+    verify('RSA-SHA256', signed, key, Buffer.from(signaturePart, 'base64url')),
+  );
   if (!signatureOk) return undecodable;
 
   if (!isInteger(claims.iat) || claims.iat > nowSeconds) return { ok: false, message: JWT_BAD_IAT };

@@ -268,7 +268,7 @@ export class ApiServer {
       credential,
       (iss) => {
         const app = this.state.findAppByIssuer(iss);
-        return app && { appId: app.id, publicKey: app.publicKey };
+        return app && { appId: app.id, publicKeys: app.publicKeys };
       },
       Math.floor(this.nowMs() / 1000),
     );

@@ -13,8 +13,8 @@ export interface EmulatedApp {
   readonly id: string;
   /** The app's client id, also accepted as JWT `iss`. */
   readonly clientId: string;
-  /** Public half of the app's key, to verify its JWTs. */
-  readonly publicKey: KeyObject;
+  /** Public halves of the app's keys (GitHub lets an app have several, for rotation), to verify its JWTs. */
+  readonly publicKeys: KeyObject[];
 }
 
 /** An installation of an app on an organization or user account. */
