@@ -184,7 +184,18 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
     return { status: 'deferred', reason: `record write failed: ${(e as Error).message}` };
   }
   if (!recorded) {
-    const job = await deps.store.jobs.get(key).catch(() => undefined);
+    const read = await deps.store.jobs.get(key).then(
+      (job) => ({ job }),
+      () => undefined,
+    );
+    if (read === undefined) {
+      // Unknown either way: leave the whole launch; the next attempt adopts it or the reconciler reaps it.
+      log.warn('could not read the job after a refused record write; the next attempt settles it', {
+        runnerName: name,
+      });
+      return { status: 'abandoned', reason: 'record state unknown after a refused write' };
+    }
+    const { job } = read;
     // A retried write whose first attempt landed (its answer lost) finds the job launched with this
     // very instance; a runner that took the job before the record was written finds it running.
     const ours =
