@@ -142,6 +142,7 @@ export function instanceView(i: Instance): InstanceView {
     jobKey: tags[INSTANCE_TAGS.jobKey],
     runnerName: tags[INSTANCE_TAGS.runnerName],
     repository: tags[INSTANCE_TAGS.repository],
+    installationId: Number(tags[INSTANCE_TAGS.installationId]) || undefined,
     config: tags[INSTANCE_TAGS.config],
     expiresAt: Number.isFinite(expires) ? expires : undefined,
     instanceType: i.InstanceType,

@@ -16,6 +16,8 @@ export interface InstanceView {
   readonly jobKey?: string;
   readonly runnerName?: string;
   readonly repository?: string;
+  /** The `installation-id` tag: the installation that registered its runner. */
+  readonly installationId?: number;
   readonly config?: string;
   /** The `expires-at` tag, epoch ms. */
   readonly expiresAt?: number;

@@ -62,6 +62,8 @@ export const INSTANCE_TAGS = {
   expiresAt: `${TAG_PREFIX}expires-at`,
   /** The runner's registered name at GitHub. */
   runnerName: `${TAG_PREFIX}runner-name`,
+  /** The GitHub App installation that registered the runner (the reconciler lists its scope with it). */
+  installationId: `${TAG_PREFIX}installation-id`,
   /** Identifies the deployment (construct) that owns the instance; the reaper only touches its own. */
   owner: `${TAG_PREFIX}owner`,
 } as const;

@@ -30,6 +30,7 @@ export async function launchInstance(
     Name: name,
     [INSTANCE_TAGS.jobKey]: formatJobKey(key),
     [INSTANCE_TAGS.repository]: request.repository,
+    [INSTANCE_TAGS.installationId]: String(request.installationId),
     [INSTANCE_TAGS.config]: config.name,
     [INSTANCE_TAGS.expiresAt]: expiresAt,
     [INSTANCE_TAGS.runnerName]: name,

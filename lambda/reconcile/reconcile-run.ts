@@ -293,11 +293,15 @@ function scopesInUse(
       lastSeen: Math.max(now, scopes.get(id)?.lastSeen ?? 0),
     });
   }
+  // Instances name their scope too: a job that ran and ended between two runs leaves no live
+  // record, but its instance (listed for about an hour after it ends) still leads to its registration.
   for (const i of instances) {
     if (!i.repository) continue;
     const id = scopeId(runnerScopeOf(runtime.settings.runnerScope, i.repository));
-    const s = scopes.get(id);
-    if (s) scopes.set(id, { ...s, lastSeen: Math.max(s.lastSeen, i.launchTime) });
+    const known = scopes.get(id);
+    const installationId = known?.installationId ?? i.installationId;
+    if (installationId === undefined) continue;
+    scopes.set(id, { scope: id, installationId, lastSeen: Math.max(known?.lastSeen ?? 0, i.launchTime) });
   }
   return [...scopes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, cap);
 }

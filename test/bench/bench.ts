@@ -16,6 +16,7 @@ import { captureOutput, loadHandlers, Handlers } from '../local-cloud/handlers';
 import { CallLog, criticalPath as criticalPathOf } from '../local-cloud/call-log';
 import { ContainerPool } from '../local-cloud/containers';
 import { apiGatewayEvent, LocalCloud, startLocalCloud, workflowJobPayload } from '../local-cloud/local-cloud';
+import { deliveriesRun, DeliveriesFigures } from './deliveries';
 import { lifecycleDay } from './lifecycle';
 
 const ROOT = join(__dirname, '..', '..');
@@ -216,6 +217,15 @@ async function bootOverhead(): Promise<number | undefined> {
   return round((await mod.measureBootOverheadMs()).medianMs);
 }
 
+/** The readable line of the deliveries figure. */
+function deliveriesLine(d: DeliveriesFigures): string {
+  return (
+    `  deliveries failing (10% of first deliveries, 20% of rounds reordered): ${d.jobs} jobs, ${d.launched} ran, ` +
+    `${d.lost} lost, ${d.duplicates} run twice; ${d.failedDeliveries} failed deliveries, ${d.redelivered} redeliveries; ` +
+    `${d.launchedAfterCompletion} instances launched after their job completed`
+  );
+}
+
 /** `--name value` from the command line. */
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -236,6 +246,13 @@ async function main() {
     out(`${JSON.stringify({ lifecycle: day })}\n`);
     return;
   }
+  if (only === 'deliveries') {
+    captureOutput();
+    const d = await deliveriesRun(Number(arg('deliveries-jobs') ?? 1000), Number(arg('seed') ?? 11));
+    err(`${deliveriesLine(d)}\n`);
+    if (json) out(`${JSON.stringify({ deliveries: d })}\n`);
+    return;
+  }
   if (!existsSync(WEBHOOK_BUNDLE)) throw new Error('run `npm run build` first');
   const say = (s: string) => err(`${s}\n`);
   // The handlers' own logs would drown the figures.
@@ -246,6 +263,7 @@ async function main() {
   const cold = coldInit();
   const boot = await bootOverhead();
   const life = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
+  const deliveries = await deliveriesRun(Number(arg('deliveries-jobs') ?? 1000));
   say('cdk-ephemeral-runners benchmark (local cloud on 127.0.0.1; figures vary with machine load)');
   say(
     `  critical path: ${cp.criticalPathCalls} remote calls one after another (${cp.callsPerJob} calls in all per warm job: ${cp.calls.join(', ')})`,
@@ -269,6 +287,7 @@ async function main() {
       `${life.leakedHandoffs} JIT configs; ${life.idleInstanceMinutesPerJob} idle instance-minutes a job; queued → running p50 ${life.queueP50s} s, p95 ${life.queueP95s} s; ` +
       `${life.webhookKills} webhook and ${life.retryKills} retry invocations stopped, ${life.redelivered} redeliveries, ${life.hungGitHubCalls} GitHub calls hung`,
   );
+  say(deliveriesLine(deliveries));
   const summary = {
     criticalPathCalls: cp.criticalPathCalls,
     handlerP50Ms: latency.handlerP50Ms,
@@ -294,6 +313,7 @@ async function main() {
       queueP50s: life.queueP50s,
       queueP95s: life.queueP95s,
     },
+    deliveries,
   };
   if (json) out(`${JSON.stringify(summary)}\n`);
 }

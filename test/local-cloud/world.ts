@@ -22,6 +22,19 @@ import { VirtualClock } from './virtual-clock';
 /** How a runner instance's boot goes. */
 export type BootOutcome = 'ok' | 'dies' | 'hangs';
 
+/**
+ * How a first delivery fails on its way to the webhook. `5xx` and `429`: API Gateway answered that
+ * without invoking the Lambda; `timeout`: the Lambda ran but GitHub stopped waiting for its answer;
+ * `dropped`: the request never reached us.
+ */
+export type DeliveryFault = { readonly kind: '5xx' | '429' | 'timeout' | 'dropped' };
+
+/** The figures of a world: {@link WorldFigures} and the delivery figures counted by the world itself. */
+export type WorldRunFigures = WorldFigures & {
+  /** Instances launched for a job GitHub had already completed (a late `queued` that still launched). */
+  launchedAfterCompletion: number;
+};
+
 /** Options of a world. */
 export interface WorldOptions {
   readonly cloud?: LocalCloudOptions;
@@ -40,6 +53,17 @@ export interface WorldOptions {
   readonly retryEveryMs?: number;
   /** @default 120 s */
   readonly reconcileEveryMs?: number;
+  /**
+   * Fails a first delivery (never a redelivery: the reconciler's redelivery must be able to repair
+   * it). @default every delivery reaches the webhook
+   */
+  readonly deliveryFault?: (delivery: OutboxDelivery, random: () => number) => DeliveryFault | undefined;
+  /**
+   * When true for a settle round, that round's deliveries are handled one after another in reverse
+   * order, so a `completed` can overtake its `queued`. Drawn once per round that has deliveries.
+   * @default never (a round's deliveries are handled concurrently)
+   */
+  readonly reorder?: (random: () => number) => boolean;
 }
 
 /** One queued job of the simulation. */
@@ -90,7 +114,13 @@ export class World {
   readonly instances: SimInstances;
   private readonly cancelledByDesign = new Set<number>();
   private ticking = false;
-  private counts = { webhookKills: 0, retryKills: 0, failedDeliveries: 0 };
+  private counts = { webhookKills: 0, retryKills: 0, failedDeliveries: 0, launchedAfterCompletion: 0 };
+  /** Instances already looked at for {@link WorldRunFigures.launchedAfterCompletion}. */
+  private readonly seenInstances = new Set<string>();
+  /** Redeliveries GitHub made, by guid (a test checks that a failure was redelivered exactly once). */
+  readonly redeliveriesByGuid = new Map<string, number>();
+  /** The instances launched for a job GitHub had already completed, as they were first seen. */
+  readonly launchesAfterCompletion: { jobId: number; instanceId: string; at: number }[] = [];
 
   private constructor(
     readonly cloud: LocalCloud,
@@ -114,7 +144,8 @@ export class World {
       const original = this.delivered.get(String(listed.guid));
       if (!original) return 404;
       this.redeliveries++;
-      return this.invokeWebhook(original, 'redelivery');
+      this.redeliveriesByGuid.set(original.guid, (this.redeliveriesByGuid.get(original.guid) ?? 0) + 1);
+      return this.countFailure(await this.invokeWebhook(original, 'redelivery'));
     });
   }
 
@@ -164,15 +195,21 @@ export class World {
   queueJob(spec: SimJobSpec): number {
     const id = this.cloud.github.queueJob({ repository: spec.repository ?? 'acme/app', labels: spec.labels });
     this.jobs.set(id, { spec, queuedAt: this.now(), starts: 0 });
-    if (spec.cancelAfterMs !== undefined) {
-      this.at(this.now() + spec.cancelAfterMs, `cancel ${id}`, () => {
-        if (this.cloud.github.job(id)?.status === 'queued') {
-          this.cancelledByDesign.add(id);
-          this.cloud.github.cancelJob(id);
-        }
-      });
-    }
+    if (spec.cancelAfterMs !== undefined)
+      this.at(this.now() + spec.cancelAfterMs, `cancel ${id}`, () => void this.cancelQueued(id));
     return id;
+  }
+
+  /**
+   * Cancels a job now if it is still queued at GitHub (its `completed` joins the outbox behind its
+   * `queued` when called before the next settle). A cancelled job counts as cancelled, not lost.
+   * Returns whether it was cancelled.
+   */
+  cancelQueued(jobId: number): boolean {
+    if (this.cloud.github.job(jobId)?.status !== 'queued') return false;
+    this.cancelledByDesign.add(jobId);
+    this.cloud.github.cancelJob(jobId);
+    return true;
   }
 
   /** One invocation of the retry Lambda, as its schedule would run it. */
@@ -248,8 +285,13 @@ export class World {
       const deliveries = github.takeDeliveries();
       if (deliveries.length > 0) {
         moved = true;
-        await Promise.all(deliveries.map((d) => this.deliver(d)));
+        if (this.options.reorder?.(this.random)) {
+          // Sequential, so that the reversed order is the order the webhook sees them in.
+          for (const d of deliveries.reverse()) await this.deliver(d);
+        } else await Promise.all(deliveries.map((d) => this.deliver(d)));
       }
+      // Before anything below can complete a job: a launch seen here happened before this point.
+      this.noteLaunches();
       this.instances.trackLaunches();
       if (this.instances.exitDeregistered()) moved = true;
       for (const id of ec2.completeShutdowns()) {
@@ -271,15 +313,54 @@ export class World {
     await this.reconciler.invoke(event, { getRemainingTimeInMillis: () => 110_000 });
   }
 
-  private async deliver(d: OutboxDelivery): Promise<void> {
-    const job = (d.payload as { workflow_job: { id: number; runner_name: string | null } }).workflow_job;
-    if (d.action === 'in_progress' && !this.delivered.has(d.guid)) this.started(job.id, job.runner_name);
-    this.delivered.set(d.guid, d);
-    const status = await this.invokeWebhook(d, 'delivery');
-    this.cloud.github.recordDeliveryResult(d.guid, status);
+  /**
+   * Counts the instances not seen before that were launched for a job GitHub had already completed.
+   * Launches happen in events and in settle's deliveries; completions only in events and after this
+   * point of a settle round, so a job completed now was completed before the launch.
+   */
+  private noteLaunches(): void {
+    for (const i of this.cloud.ec2.instances()) {
+      if (this.seenInstances.has(i.instanceId)) continue;
+      this.seenInstances.add(i.instanceId);
+      const jobId = /\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1];
+      if (jobId !== undefined && this.cloud.github.job(Number(jobId))?.status === 'completed') {
+        this.counts.launchedAfterCompletion++;
+        this.launchesAfterCompletion.push({ jobId: Number(jobId), instanceId: i.instanceId, at: this.now() });
+      }
+    }
   }
 
-  /** One webhook invocation for a delivery; the status GitHub records (0: no answer). */
+  /** Counts a status GitHub logs as a failed attempt; returns it. */
+  private countFailure(status: number): number {
+    if (status < 200 || status >= 300) this.counts.failedDeliveries++;
+    return status;
+  }
+
+  private async deliver(d: OutboxDelivery): Promise<void> {
+    const job = (d.payload as { workflow_job: { id: number; runner_name: string | null } }).workflow_job;
+    const first = !this.delivered.has(d.guid);
+    if (d.action === 'in_progress' && first) this.started(job.id, job.runner_name);
+    this.delivered.set(d.guid, d);
+    const fault = first ? this.options.deliveryFault?.(d, this.random) : undefined;
+    let status: number;
+    if (fault?.kind === '5xx' || fault?.kind === '429') {
+      status = fault.kind === '5xx' ? 502 : 429;
+      this.log.push(`delivery ${d.action} ${job.id}: ${status} from API Gateway`);
+    } else if (fault?.kind === 'dropped') {
+      status = 0;
+      this.log.push(`delivery ${d.action} ${job.id}: dropped`);
+    } else {
+      status = await this.invokeWebhook(d, 'delivery');
+      // The Lambda did its work, but GitHub had stopped waiting: it logs no answer.
+      if (fault?.kind === 'timeout') {
+        status = 0;
+        this.log.push(`delivery ${d.action} ${job.id}: GitHub timed out`);
+      }
+    }
+    this.cloud.github.recordDeliveryResult(d.guid, this.countFailure(status));
+  }
+
+  /** One webhook invocation for a delivery; the status the webhook answered (0: no answer). */
   private async invokeWebhook(d: OutboxDelivery, kind: 'delivery' | 'redelivery'): Promise<number> {
     const job = (d.payload as { workflow_job: { id: number } }).workflow_job;
     const event = await apiGatewayEvent(this.cloud, undefined, { deliveryId: d.guid, rawBody: d.body });
@@ -291,7 +372,6 @@ export class World {
       this.counts.webhookKills++;
       this.noteKill(run.killed);
     }
-    if (status < 200 || status >= 300) this.counts.failedDeliveries++;
     this.log.push(`${kind} ${d.action} ${job.id}: ${run.killed ? `killed at ${run.killed.target}` : status}`);
     return status;
   }
@@ -340,7 +420,7 @@ export class World {
   }
 
   /** The figures of the run so far. */
-  async figures(): Promise<WorldFigures> {
+  async figures(): Promise<WorldRunFigures> {
     const { github, ec2 } = this.cloud;
     const counted = jobFigures(this.jobs, this.cancelledByDesign);
     const idleMs = this.instances.idleMs(this.now());
