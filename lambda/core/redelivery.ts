@@ -33,7 +33,13 @@ export interface RedeliveryRules {
 
 const ok = (status: number) => status >= 200 && status < 300;
 
-/** The chosen deliveries, oldest first, and the guids given up (attempts exhausted). */
+const ACTION_ORDER = ['completed', 'in_progress', 'waiting', 'queued'];
+const actionRank = (action: string | null) => {
+  const i = ACTION_ORDER.indexOf(action ?? '');
+  return i < 0 ? ACTION_ORDER.length : i;
+};
+
+/** The chosen deliveries (a job's later news first), and the guids given up (attempts exhausted). */
 export function deliveriesToRedeliver(
   deliveries: readonly DeliveryView[],
   rules: RedeliveryRules,
@@ -58,6 +64,8 @@ export function deliveriesToRedeliver(
     }
     redeliver.push(latest);
   }
-  redeliver.sort((a, b) => a.deliveredAt - b.deliveredAt);
+  // A job's later news first: a redelivered `completed` records the job as final, so a `queued`
+  // redelivered after it launches nothing; oldest first within each action.
+  redeliver.sort((a, b) => actionRank(a.action) - actionRank(b.action) || a.deliveredAt - b.deliveredAt);
   return { redeliver: redeliver.slice(0, rules.max), givenUp };
 }

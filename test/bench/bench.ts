@@ -12,7 +12,7 @@ import {
   PENDING_INDEX_PARTITION_KEY,
   PENDING_INDEX_SORT_KEY,
 } from '../../lambda/core/state-schema';
-import { captureOutput, loadHandlers, Handlers } from '../local-cloud/handlers';
+import { captureOutput, loadHandler, loadHandlers, Handlers } from '../local-cloud/handlers';
 import { CallLog, criticalPath as criticalPathOf } from '../local-cloud/call-log';
 import { ContainerPool } from '../local-cloud/containers';
 import { apiGatewayEvent, LocalCloud, startLocalCloud, workflowJobPayload } from '../local-cloud/local-cloud';
@@ -143,8 +143,19 @@ async function burst() {
       }
       return m;
     };
+    // EC2's state changes go to the reconciler, as the deployed rule sends them: a launch adopted
+    // while an abandoned call was still terminating its instance is relaunched from there.
+    const reconcile = loadHandler('reconcile', cloud.env);
+    const forwardStateChanges = () =>
+      Promise.all(
+        cloud.ec2
+          .takeEvents()
+          .filter((e) => e.detail.state === 'terminated')
+          .map((e) => reconcile(e, { getRemainingTimeInMillis: () => 60_000 })),
+      );
     while (liveByJob().size < jobs && rounds < 30) {
       rounds++;
+      await forwardStateChanges();
       await makeAllPendingDue(cloud);
       await handlers.retry({}, { getRemainingTimeInMillis: () => 15 * 60_000 });
     }
@@ -244,6 +255,11 @@ async function main() {
     captureOutput();
     const day = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
     out(`${JSON.stringify({ lifecycle: day })}\n`);
+    return;
+  }
+  if (only === 'burst') {
+    captureOutput();
+    out(`${JSON.stringify({ burst: await burst() })}\n`);
     return;
   }
   if (only === 'deliveries') {

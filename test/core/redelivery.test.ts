@@ -52,6 +52,16 @@ test.each([
   ['other events are left alone', [d(1, 'a', 500, 5, { event: 'installation' })], [], []],
   ["outside GitHub's window: not redelivered", [d(1, 'a', 500, 4 * 24 * 60)], [], []],
   ['oldest first', [d(2, 'b', 500, 3), d(1, 'a', 500, 5)], [1, 2], []],
+  [
+    "a job's completed before its queued, so the queued finds it final",
+    [
+      d(1, 'q', 500, 9),
+      d(2, 'c', 500, 5, { action: 'completed' }),
+      d(3, 'p', 500, 7, { action: 'in_progress' }),
+    ],
+    [2, 3, 1],
+    [],
+  ],
 ] as [string, DeliveryView[], number[], string[]][])('%s', (_n, ds, ids, givenUp) => {
   const out = pick(ds);
   expect(out.redeliver.map((x) => x.id)).toEqual(ids);
