@@ -60,5 +60,10 @@ test('after a rotation, the new secret verifies once the cached one is a minute 
   expect(reads()).toBe(before + 1);
   expect((await handleDelivery(runtime, await ping('rotated-secret'))).statusCode).toBe(200);
   expect(reads()).toBe(before + 1); // cached again
+  // A delivery GitHub signed with the old secret just before the change is still accepted...
+  expect((await handleDelivery(runtime, await ping(cloud.webhookSecret))).statusCode).toBe(200);
+  // ...for the grace period, and refused after it.
+  jest.setSystemTime(new Date('2026-11-23T09:16:02Z'));
   expect((await handleDelivery(runtime, await ping(cloud.webhookSecret))).statusCode).toBe(401);
+  expect((await handleDelivery(runtime, await ping('rotated-secret'))).statusCode).toBe(200);
 });
