@@ -211,16 +211,20 @@ export type GitHubVerdict =
   | { readonly kind: 'nothing' };
 
 /**
- * Decides from GitHub's answer about a job (`not-found` for a 404). A job still queued is relaunched
- * only when our launch for it failed (lost, stuck booting, idle); a `waiting` record whose job is
- * queued lost its `queued` delivery and becomes due; a job that started is recorded as running; a
- * job that ended or that GitHub does not know becomes final.
+ * Decides from GitHub's answer about a job (`not-found` for a 404, `unknown` when GitHub could not
+ * be asked: no permission, rate limited, down). A job still queued is relaunched only when our
+ * launch for it failed (lost, stuck booting, idle); a `waiting` record whose job is queued lost its
+ * `queued` delivery and becomes due; a job that started is recorded as running; a job that ended or
+ * that GitHub does not know becomes final. Unasked, a failed launch is relaunched anyway:
+ * relaunching a job that ended costs an idle runner, not relaunching one that is queued loses it.
  */
 export function decideFromGitHub(
   record: Pick<JobRecord, 'status'>,
-  job: GitHubJobView | 'not-found',
+  job: GitHubJobView | 'not-found' | 'unknown',
   reason: CheckReason,
 ): GitHubVerdict {
+  if (job === 'unknown')
+    return reason === 'lost-launch' || reason === 'boot-timeout' ? { kind: 'reopen' } : { kind: 'nothing' };
   if (job === 'not-found') return { kind: 'finalize', reason: 'GitHub does not know the job (deleted run?)' };
   if (job.status === 'completed') return { kind: 'complete', conclusion: job.conclusion ?? 'unknown' };
   if (job.status === 'in_progress')

@@ -118,7 +118,7 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
           }),
         aws,
       ),
-      liveRecords(runtime, caps.recordPages),
+      liveRecords(runtime, caps.recordPages, options.stopBy),
       withRetry(() => runtime.store.reconciler.scopes(), aws),
     ]);
     const scopes = scopesInUse(runtime, records, listed.instances, known, started, caps.scopes);
@@ -245,12 +245,12 @@ function describe(action: ReconcileAction): Record<string, unknown> {
   }
 }
 
-async function liveRecords(runtime: Runtime, pages: number): Promise<JobRecord[]> {
+async function liveRecords(runtime: Runtime, pages: number, deadline: number): Promise<JobRecord[]> {
   const out: JobRecord[] = [];
   let startKey: Parameters<Runtime['store']['jobs']['live']>[1];
   for (let page = 0; page < pages; page++) {
     const res = await withRetry(() => runtime.store.jobs.live(500, startKey), {
-      deadline: Date.now() + 10_000,
+      deadline,
       classify: classifyAwsFailure,
     });
     out.push(...res.jobs);

@@ -7,7 +7,7 @@ import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure'
 import { GitHubJobView } from '../core/fleet-views';
 import { formatJobKey } from '../core/job-key';
 import { JobRecord } from '../core/job-record';
-import { CheckReason, decideFromGitHub, GitHubVerdict } from '../core/reconcile-plan';
+import { CheckReason, decideFromGitHub } from '../core/reconcile-plan';
 import { GitHubRunners, isBusyRunnerRefusal, RunnerScope } from '../adapters/github';
 import { CallFailedError, withRetry } from '../adapters/retrying';
 import { runnerScopeOf } from '../launch/launch-job';
@@ -47,9 +47,9 @@ export class Repairs {
     return runnerScopeOf(this.runtime.settings.runnerScope, repository);
   }
 
-  /** Asks GitHub about a job; undefined when the lookup failed or the budget is spent. */
-  async lookUp(record: JobRecord): Promise<GitHubJobView | 'not-found' | undefined> {
-    if (this.lookups >= this.maxLookups) return undefined;
+  /** Asks GitHub about a job; `unknown` when the lookup failed or the budget is spent. */
+  async lookUp(record: JobRecord): Promise<GitHubJobView | 'not-found' | 'unknown'> {
+    if (this.lookups >= this.maxLookups) return 'unknown';
     this.lookups++;
     const [owner, repo] = record.repository.split('/');
     try {
@@ -67,28 +67,18 @@ export class Repairs {
         error: (e as Error).message,
         ...(code === '403' ? { hint: 'the GitHub App needs the repository permission "Actions: Read"' } : {}),
       });
-      return undefined;
+      return 'unknown';
     }
   }
 
-  /**
-   * Applies what GitHub said about a job. When GitHub could not be asked, a failed launch is
-   * reopened anyway (relaunching a job that ended costs an idle runner; not relaunching one that is
-   * queued loses it).
-   */
+  /** Applies to the record what GitHub's answer (or its absence) means, as `decideFromGitHub` decides. */
   async apply(
     record: JobRecord,
     reason: CheckReason,
-    job: GitHubJobView | 'not-found' | undefined,
+    job: GitHubJobView | 'not-found' | 'unknown',
   ): Promise<string> {
     const jobs = this.runtime.store.jobs;
-    const failedLaunch = reason === 'lost-launch' || reason === 'boot-timeout';
-    const verdict: GitHubVerdict =
-      job === undefined
-        ? failedLaunch
-          ? { kind: 'reopen' }
-          : { kind: 'nothing' }
-        : decideFromGitHub(record, job, reason);
+    const verdict = decideFromGitHub(record, job, reason);
     const now = this.now();
     const write = <T>(fn: () => Promise<T>) => withRetry(fn, this.bounds(classifyAwsFailure));
     switch (verdict.kind) {
@@ -117,7 +107,7 @@ export class Repairs {
         await write(() => jobs.finalize(record.key, { status: 'expired', reason: verdict.reason }, now));
         return 'finalized';
       default:
-        if (job !== undefined) await write(() => jobs.markChecked(record.key, now));
+        if (job !== 'unknown') await write(() => jobs.markChecked(record.key, now));
         return 'nothing';
     }
   }

@@ -120,6 +120,19 @@ async function signatureMatches(runtime: Runtime, body: string, signature: strin
   return fresh !== undefined && (await check(fresh));
 }
 
+/** The record of a job as a delivery describes it, routed to `configName`. */
+function newJob(job: WorkflowJobEvent, key: JobKey, configName: string, deliveryId: string): NewJob {
+  return {
+    key,
+    runId: job.runId,
+    repository: job.repository,
+    installationId: job.installationId,
+    labels: job.labels,
+    configName,
+    deliveryId,
+  };
+}
+
 /**
  * An `in_progress` or `completed` for a job with no live record: it came before its `queued` (out
  * of order, or a late redelivery), or the job is already final, or it is not a job of ours.
@@ -134,15 +147,7 @@ async function earlyOrFinal(
 ): Promise<HttpResponse> {
   const route = routeJob(job.labels, await runtime.configs.configs());
   if (!route.matched) return respond(200, { message: 'not a job of ours' });
-  const record: NewJob = {
-    key,
-    runId: job.runId,
-    repository: job.repository,
-    installationId: job.installationId,
-    labels: job.labels,
-    configName: route.config.name,
-    deliveryId,
-  };
+  const record = newJob(job, key, route.config.name, deliveryId);
   const early =
     job.action === 'in_progress'
       ? ({ status: 'running', runnerName: job.runnerName ?? '' } as const)
@@ -177,15 +182,7 @@ async function queuedOrWaiting(
   }
   const config = route.config;
   log.appendKeys({ config: config.name });
-  const record: NewJob = {
-    key,
-    runId: job.runId,
-    repository: job.repository,
-    installationId: job.installationId,
-    labels: job.labels,
-    configName: config.name,
-    deliveryId,
-  };
+  const record = newJob(job, key, config.name, deliveryId);
   const now = Date.now();
   if (job.action === 'waiting') {
     const recorded = await runtime.store.jobs.recordWaiting(record, now);

@@ -272,6 +272,14 @@ const cases: [string, Parameters<typeof decideFromGitHub>[1], CheckReason, strin
   ['queued after a boot timeout → reopen', queued, 'boot-timeout', 'reopen'],
   ['queued, record waiting → make due', queued, 'waiting', 'make-due'],
   ['queued, record stale pending → nothing (the retry has it)', queued, 'stale', 'nothing'],
+  [
+    'GitHub not asked, after a lost launch → reopen (an idle runner costs less than a lost job)',
+    'unknown',
+    'lost-launch',
+    'reopen',
+  ],
+  ['GitHub not asked, after a boot timeout → reopen', 'unknown', 'boot-timeout', 'reopen'],
+  ['GitHub not asked, stale or idle → nothing', 'unknown', 'stale', 'nothing'],
 ];
 test.each(cases)('GitHub says: %s', (_n, job, reason, kind) => {
   expect(decideFromGitHub(R, job, reason).kind).toBe(kind);

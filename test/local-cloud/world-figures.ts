@@ -1,16 +1,4 @@
-/** The simulated world's seeded randomness and the figures it counts. */
-
-/** A seeded PRNG (mulberry32): the same seed replays the same day. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The figures the simulated world counts. */
 
 /** What the simulation counted. */
 export interface WorldFigures {

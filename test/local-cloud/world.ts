@@ -13,9 +13,9 @@ import type { Interceptor, KilledCall } from './gate';
 import type { OutboxDelivery } from './github-emulator/api-types';
 import { apiGatewayEvent, LocalCloud, LocalCloudOptions, startLocalCloud } from './local-cloud';
 import { SimInstances } from './sim-instances';
-import { jobFigures, seededRandom as seededRandomOf, WorldFigures } from './world-figures';
+import { seededRandom } from './emulator-server';
+import { jobFigures, WorldFigures } from './world-figures';
 
-export { seededRandom } from './world-figures';
 export type { WorldFigures } from './world-figures';
 import { VirtualClock } from './virtual-clock';
 
@@ -131,7 +131,7 @@ export class World {
     this.webhook = new ContainerPool({ handler: 'webhook', ...pool });
     this.retry = new ContainerPool({ handler: 'retry', ...pool });
     this.reconciler = new ContainerPool({ handler: 'reconcile', ...pool });
-    this.random = seededRandomOf(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
     this.instances = new SimInstances(
       cloud,
       () => this.now(),

@@ -3,9 +3,10 @@
  * write helper, and the job record's item shape.
  */
 import { AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { JobRecord } from '../../core/job-record';
-import { JobStatus } from '../../core/job-status';
-import { PENDING_INDEX_SORT_KEY } from '../../core/state-schema';
+import { jobPartitionKey } from '../../core/job-key';
+import { JobRecord, NewJob } from '../../core/job-record';
+import { JOB_RECORD_TTL_SECONDS, JobStatus } from '../../core/job-status';
+import { PARTITION_KEY, PENDING_INDEX_SORT_KEY, TTL_ATTRIBUTE } from '../../core/state-schema';
 
 /** A string attribute. */
 export const S = (s: string): AttributeValue => ({ S: s });
@@ -66,5 +67,24 @@ export function jobFromItem(item: Record<string, AttributeValue>): JobRecord {
     conclusion: s('conclusion'),
     finalReason: s('finalReason'),
     checkedAt: n('checkedAt'),
+  };
+}
+
+/** The attributes every job item starts with: its key, what the delivery said, when, and its TTL. */
+export function newJobItem(job: NewJob, now: number): Record<string, AttributeValue> {
+  return {
+    [PARTITION_KEY]: S(jobPartitionKey(job.key)),
+    kind: S('job'),
+    host: S(job.key.host),
+    jobId: N(job.key.jobId),
+    runAttempt: N(job.key.runAttempt),
+    runId: N(job.runId),
+    repository: S(job.repository),
+    installationId: N(job.installationId),
+    labels: { L: job.labels.map(S) },
+    configName: S(job.configName),
+    deliveryId: S(job.deliveryId),
+    createdAt: N(now),
+    [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
   };
 }

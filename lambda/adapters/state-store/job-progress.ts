@@ -25,7 +25,7 @@ import {
   PENDING_INDEX_VALUE,
   TTL_ATTRIBUTE,
 } from '../../core/state-schema';
-import { ifConditionHolds, jobFromItem, N, S, ttl } from './items';
+import { ifConditionHolds, jobFromItem, N, newJobItem, S, ttl } from './items';
 
 /** Attribute names the update expressions use by placeholder. */
 const NAMES: Record<string, string> = {
@@ -183,22 +183,10 @@ export class JobProgress {
     now: number,
   ): Promise<boolean> {
     const item: Record<string, AttributeValue> = {
-      [PARTITION_KEY]: S(jobPartitionKey(job.key)),
-      kind: S('job'),
-      host: S(job.key.host),
-      jobId: N(job.key.jobId),
-      runAttempt: N(job.key.runAttempt),
-      runId: N(job.runId),
-      repository: S(job.repository),
-      installationId: N(job.installationId),
-      labels: { L: job.labels.map(S) },
-      configName: S(job.configName),
-      deliveryId: S(job.deliveryId),
+      ...newJobItem(job, now),
       status: S(early.status),
-      createdAt: N(now),
       launchAttempts: N(0),
       finalReason: S(`${early.status === 'running' ? 'in_progress' : 'completed'} arrived before queued`),
-      [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
       ...(early.status === 'running'
         ? {
             takenByRunner: S(early.runnerName),

@@ -4,7 +4,7 @@
  * write that guards exactly-once behaviour is a single-item conditional write (no transactions).
  */
 import { AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { JobKey, jobPartitionKey } from '../../core/job-key';
+import { JobKey } from '../../core/job-key';
 import { JobRecord, LaunchRecord, NewJob } from '../../core/job-record';
 import { JOB_RECORD_TTL_SECONDS } from '../../core/job-status';
 import {
@@ -14,9 +14,8 @@ import {
   PENDING_INDEX_PARTITION_KEY,
   PENDING_INDEX_SORT_KEY,
   PENDING_INDEX_VALUE,
-  TTL_ATTRIBUTE,
 } from '../../core/state-schema';
-import { ifConditionHolds, N, S, ttl } from './items';
+import { ifConditionHolds, N, newJobItem, S, ttl } from './items';
 import { JobProgress } from './job-progress';
 
 export type { Finalization } from './job-progress';
@@ -39,19 +38,8 @@ export class JobRecords extends JobProgress {
     leaseMs: number,
   ): Promise<boolean> {
     const item: Record<string, AttributeValue> = {
-      [PARTITION_KEY]: S(jobPartitionKey(job.key)),
-      kind: S('job'),
-      host: S(job.key.host),
-      jobId: N(job.key.jobId),
-      runAttempt: N(job.key.runAttempt),
-      runId: N(job.runId),
-      repository: S(job.repository),
-      installationId: N(job.installationId),
-      labels: { L: job.labels.map(S) },
-      configName: S(job.configName),
-      deliveryId: S(job.deliveryId),
+      ...newJobItem(job, now),
       status: S('launching'),
-      createdAt: N(now),
       launchAttempts: N(1),
       attemptRunnerName: S(attemptRunnerName),
       leaseOwner: S(leaseOwner),
@@ -59,7 +47,6 @@ export class JobRecords extends JobProgress {
       [PENDING_INDEX_PARTITION_KEY]: S(PENDING_INDEX_VALUE),
       [PENDING_INDEX_SORT_KEY]: N(now + leaseMs),
       [LIVE_INDEX_PARTITION_KEY]: S(LIVE_INDEX_VALUE),
-      [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
     };
     const done = await ifConditionHolds(() =>
       this.client.send(
@@ -108,16 +95,29 @@ export class JobRecords extends JobProgress {
     return out === true ? undefined : out;
   }
 
+  /** An update that holds only while `leaseOwner` holds the job's launch lease. */
+  private async updateIfOwner(
+    key: JobKey,
+    leaseOwner: string,
+    update: string,
+    values: Record<string, AttributeValue>,
+  ): Promise<boolean> {
+    const done = await this.update(key, update, '#status = :launching AND leaseOwner = :owner', {
+      ...values,
+      ':launching': S('launching'),
+      ':owner': S(leaseOwner),
+    });
+    return done !== undefined;
+  }
+
   /** Records a launch. False when the lease was lost or the job moved on meanwhile. */
   async markLaunched(key: JobKey, leaseOwner: string, launch: LaunchRecord, now: number): Promise<boolean> {
-    const done = await this.update(
+    return this.updateIfOwner(
       key,
+      leaseOwner,
       'SET #status = :launched, instanceId = :iid, runnerName = :rn, runnerId = :rid, market = :market, launchedAt = :now, settledThrough = launchAttempts, #ttl = :ttl REMOVE leaseOwner, leaseUntil, #gsi, #next, lastError, instanceGoneAt',
-      '#status = :launching AND leaseOwner = :owner',
       {
         ':launched': S('launched'),
-        ':launching': S('launching'),
-        ':owner': S(leaseOwner),
         ':iid': S(launch.instanceId),
         ':rn': S(launch.runnerName),
         ':rid': N(launch.runnerId),
@@ -126,7 +126,6 @@ export class JobRecords extends JobProgress {
         ':ttl': ttl(now, JOB_RECORD_TTL_SECONDS),
       },
     );
-    return done !== undefined;
   }
 
   /**
@@ -161,35 +160,29 @@ export class JobRecords extends JobProgress {
     nextAttemptAt: number,
     settled: boolean,
   ): Promise<boolean> {
-    const done = await this.update(
+    return this.updateIfOwner(
       key,
+      leaseOwner,
       `SET #status = :pending, lastError = :reason, #gsi = :gsi, #next = :next${settled ? ', settledThrough = launchAttempts' : ''} REMOVE leaseOwner, leaseUntil`,
-      '#status = :launching AND leaseOwner = :owner',
       {
         ':pending': S('pending'),
-        ':launching': S('launching'),
-        ':owner': S(leaseOwner),
         ':reason': S(reason.slice(0, 1000)),
         ':gsi': S(PENDING_INDEX_VALUE),
         ':next': N(nextAttemptAt),
       },
     );
-    return done !== undefined;
   }
 
   /** Gives a job up under its lease: it will not be launched. False when the lease was lost. */
   async expire(key: JobKey, leaseOwner: string, reason: string): Promise<boolean> {
-    const done = await this.update(
+    return this.updateIfOwner(
       key,
+      leaseOwner,
       'SET #status = :expired, lastError = :reason, finalReason = :reason REMOVE leaseOwner, leaseUntil, #gsi, #next, #live',
-      '#status = :launching AND leaseOwner = :owner',
       {
         ':expired': S('expired'),
-        ':launching': S('launching'),
-        ':owner': S(leaseOwner),
         ':reason': S(reason),
       },
     );
-    return done !== undefined;
   }
 }
