@@ -2,10 +2,11 @@
  * The default CDK app: one environment-agnostic stack, `EphemeralRunnersStack`, whose GitHub App settings
  * are CloudFormation parameters, so `cdk synth` needs no credentials and no context lookups.
  */
-import { App, CfnParameter, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { App, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { EphemeralRunners, GitHubSecret } from '../lib';
+import { acknowledge } from '../lib/acknowledge';
 
 /** The default stack: x64 and arm64 Linux runners in a new public-subnet VPC. */
 export class EphemeralRunnersStack extends Stack {
@@ -28,7 +29,7 @@ export class EphemeralRunnersStack extends Stack {
       minLength: 1,
     });
     // Reported on the stack (it is about the Parameters section), so acknowledged there.
-    Validations.of(this).acknowledge({
+    acknowledge(this, {
       id: 'CloudFormation-Validate::W2509',
       reason:
         'GitHubPrivateKeySecretName holds the name of the secret, not the secret: NoEcho would only hide a name.',

@@ -5,8 +5,12 @@
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { GitHubProps } from './github-app';
+import type { BindingLabelsProps, SpotCircuitBreakerProps } from './interruptions';
+import type { LambdaProxyOptions, LambdaVpcOptions } from './lambda-network';
+import type { WebhookEndpoint } from './webhook-endpoint';
 import type { RunnerImageOptions } from './runner-image';
 import type { RunnerConfigProps } from './runner-configs';
 
@@ -108,4 +112,75 @@ export interface EphemeralRunnersProps {
    * @default - 100 requests a second, bursts of 200
    */
   readonly webhookThrottle?: apigwv2.ThrottleSettings;
+
+  // --- Spot interruptions and stolen runners ---
+  /**
+   * Re-run, once and on-demand, a job that a spot interruption failed while it ran, when its workflow
+   * run has completed (GitHub refuses a re-run before). Never a job that failed for another reason,
+   * nor one a person already re-ran. Needs the GitHub App's *Actions: write* repository permission; a
+   * refusal is logged naming it.
+   * @default true
+   */
+  readonly rerunInterruptedJobs?: boolean;
+  /**
+   * Treat an `EC2 Instance Rebalance Recommendation` for a runner whose job has not started like an
+   * interruption warning: launch a replacement away from that pool and give the instance up.
+   * @default true
+   */
+  readonly replaceOnRebalance?: boolean;
+  /**
+   * The spot circuit breaker of each `spotPreferred` config: K spot interruptions within W minutes make
+   * the config launch on-demand for T minutes. `false` turns it off.
+   * @default - 2 interruptions within 15 minutes open it for 30 minutes
+   */
+  readonly spotCircuitBreaker?: SpotCircuitBreakerProps | false;
+  /**
+   * Binding labels (opt-in): a job label that matches is left out of routing and added to the labels of
+   * the runner launched for that job, so that no other runner can take the job. For example, with
+   * `{ prefix: 'bind-' }`, `runs-on: [self-hosted, linux, x64, "bind-${{ github.run_id }}-${{ github.job }}-${{ strategy.job-index }}"]`.
+   * The pattern must match no label of any runner config.
+   * @default - none: every label routes
+   */
+  readonly bindingLabels?: BindingLabelsProps;
+
+  // --- Customer-managed KMS keys ---
+  /**
+   * The customer-managed KMS key of the runners' EBS volumes: give it when the account encrypts EBS by
+   * default with a customer-managed key (or to choose one). The launch templates encrypt the root volume
+   * with it, and the launching Lambdas get the KMS grants EC2 needs for it (through EC2 only). Spot
+   * launches also need the Spot service-linked role `AWSServiceRoleForEC2Spot` to be allowed to use the
+   * key, in the key policy or with a grant: see the README, "Customer-managed KMS keys".
+   * @default - the account's default EBS key (`aws/ebs`, or the one EBS encryption by default names)
+   */
+  readonly ebsEncryptionKey?: kms.IKey;
+  /**
+   * A customer-managed KMS key for the construct's own data: the state table, the log groups of the
+   * Lambdas, the API and the runners, and the generated webhook secret. A customer-managed key costs $1 a
+   * month (plus $0.03 per 10,000 requests); the default AWS-owned and AWS-managed keys cost nothing. The
+   * key policy must let CloudWatch Logs use the key; for a key of this stack the construct adds that
+   * statement (see the README for an imported key).
+   * @default - AWS-owned keys (DynamoDB, CloudWatch Logs) and the AWS-managed `aws/secretsmanager`
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  // --- Private networks (GitHub Enterprise Server) ---
+  /**
+   * Puts every Lambda of the construct in the runners' VPC (private subnets, a security group of their
+   * own with no ingress), to reach a GitHub Enterprise Server on your network (Direct Connect, VPN,
+   * peering). The AWS APIs are then reached through the endpoints created (the DynamoDB gateway endpoint,
+   * free, by default; interface endpoints about $7.30 a month each per AZ) or the VPC's egress or proxy.
+   * @default - the Lambdas run outside any VPC (nothing billed while idle)
+   */
+  readonly lambdaVpc?: LambdaVpcOptions;
+  /**
+   * An HTTP(S) proxy for the Lambdas' calls to GitHub and the AWS APIs (`HTTPS_PROXY`, `NO_PROXY`).
+   * @default - no proxy
+   */
+  readonly proxy?: LambdaProxyOptions;
+  /**
+   * Where GitHub delivers the webhooks: `WebhookEndpoint.publicHttpApi()` (optionally only from given
+   * source ranges) or `WebhookEndpoint.privateRestApi()` for a GHES that cannot reach the internet.
+   * @default WebhookEndpoint.publicHttpApi()
+   */
+  readonly webhookEndpoint?: WebhookEndpoint;
 }

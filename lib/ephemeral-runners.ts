@@ -3,7 +3,8 @@
  * composes the smaller constructs (state table, runner configs, fleet, image, webhook API, retry and
  * reconciler schedules) and wires the Lambdas' settings and permissions.
  */
-import { Aws, CfnOutput, Duration, Fn, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Fn, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -14,6 +15,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../lambda/core/settings';
+import { INSTANCE_TAGS } from '../lambda/core/state-schema';
+import { allowLogsToUseKey } from './encryption';
 import {
   GitHubSecret,
   LAMBDA_CA_BUNDLE_PATH,
@@ -36,12 +39,22 @@ import {
   reconcilerTimingProblems,
   timeoutSecondsSetting,
 } from './reconciler';
+import { InterruptionRules, interruptionEnvironment, interruptionProblems } from './interruptions';
 import { RetrySchedule } from './retry-schedule';
 import { RunnerFleet, defaultRunnerVpc, runnerSubnets } from './runner-fleet';
 import { RunnerImage } from './runner-image';
-import { DEFAULT_RUNNER_CONFIG, RunnerConfigStore, resolveRunnerConfigs } from './runner-configs';
+import {
+  DEFAULT_RUNNER_CONFIG,
+  RunnerConfigStore,
+  resolveRunnerConfigs,
+  unknownInstanceFamilies,
+} from './runner-configs';
 import { StateTable } from './state-table';
+import { DeploymentTeardown, TEARDOWN_FUNCTION_TIMEOUT } from './teardown';
 import { WebhookApi } from './webhook-api';
+import { PrivateEndpoint, PublicEndpoint, WebhookEndpoint } from './webhook-endpoint';
+import { WebhookPrivateApi } from './webhook-private-api';
+import { LambdaNetwork } from './lambda-network';
 
 export type { EphemeralRunnersProps } from './ephemeral-runners-props';
 
@@ -65,6 +78,11 @@ export class EphemeralRunners extends Construct {
    * records with the instances and runner registrations that exist and repairs the difference.
    */
   public readonly reconcileHandler: lambda.IFunction;
+  /**
+   * The function EC2's spot interruption warnings and rebalance recommendations go to: it relaunches a
+   * job that has not started away from the interrupted pool, and records a running one for its re-run.
+   */
+  public readonly interruptHandler: lambda.IFunction;
   /** The role of the runner instances. */
   public readonly runnerRole: iam.IRole;
   /** The security group of the runner instances (no ingress). */
@@ -77,12 +95,23 @@ export class EphemeralRunners extends Construct {
   public readonly webhookSecret?: secretsmanager.ISecret;
   /** The image pipeline, when a runner config uses `RunnerAmi.baked()`. */
   public readonly image?: RunnerImage;
-  /** The HTTP API of the webhook. */
-  public readonly api: apigwv2.HttpApi;
+  /** The HTTP API of the webhook (undefined with `WebhookEndpoint.privateRestApi()`). */
+  public readonly api?: apigwv2.HttpApi;
+  /** The private REST API of the webhook, with `WebhookEndpoint.privateRestApi()`. */
+  public readonly restApi?: apigateway.RestApi;
+  /**
+   * Value of the `ephemeral-runners:owner` tag on every instance of this deployment (also a stack output):
+   * IAM lets the Lambdas terminate only instances carrying it.
+   */
+  public readonly ownerTag: string;
   private readonly stateTable: StateTable;
 
   constructor(scope: Construct, id: string, props: EphemeralRunnersProps) {
     super(scope, id);
+    if (props?.github === undefined || props.github === null || typeof props.github !== 'object')
+      throw new Error(
+        `EphemeralRunners ${this.node.path}: invalid props:\n  - github is missing: give { appId, privateKey } of the GitHub App`,
+      );
     const github = props.github;
     const url = github.url ?? 'https://github.com';
     const { configs, problems } = resolveRunnerConfigs(
@@ -98,16 +127,40 @@ export class EphemeralRunners extends Construct {
       ...deliveryBudgetProblems(props.deliveryBudget, url),
       ...this.settingsProblems(props),
       ...reconcilerTimingProblems(props),
+      ...interruptionProblems(props, configs),
     );
     if (props.runnerConfigs !== undefined && props.runnerConfigs.length === 0)
       problems.push('runnerConfigs is empty: give at least one runner config, or omit it for the default');
+    problems.push(...(props.webhookEndpoint?.problems() ?? []));
     if (problems.length > 0)
       throw new Error(`EphemeralRunners ${this.node.path}: invalid props:\n  - ${problems.join('\n  - ')}`);
+    for (const c of configs) {
+      const unknown = unknownInstanceFamilies(c.instanceTypes);
+      if (unknown.length > 0)
+        Annotations.of(this).addWarningV2(
+          'cdk-ephemeral-runners:unknownInstanceFamily',
+          `runnerConfigs[${c.order}] ("${c.name}").instanceTypes: ${unknown.join(', ')} of a family aws-cdk-lib does not know: check the spelling (a new family is fine)`,
+        );
+    }
+    const dataKey = props.encryptionKey;
+    if (dataKey) allowLogsToUseKey(dataKey);
 
-    this.vpc = props.vpc ?? defaultRunnerVpc(this, 'Vpc');
-    const subnets = runnerSubnets(this.vpc, props.subnetSelection, `EphemeralRunners ${this.node.path}`);
+    this.vpc = props.vpc ?? defaultRunnerVpc(this, 'Vpc', { lambdaSubnets: props.lambdaVpc !== undefined });
+    // The created VPC's runners stay in its public subnets when it also has the Lambdas' isolated ones.
+    const runnerSelection = props.subnetSelection ?? (props.vpc ? undefined : { subnetGroupName: 'Runners' });
+    const subnets = runnerSubnets(this.vpc, runnerSelection, `EphemeralRunners ${this.node.path}`);
+    // Every handlerFunction below finds it: in the VPC and behind the proxy when asked, else nothing.
+    const network = LambdaNetwork.create(this, {
+      vpc: this.vpc,
+      vpcCreatedHere: props.vpc === undefined,
+      inVpc: props.lambdaVpc,
+      proxy: props.proxy,
+    });
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    this.stateTable = new StateTable(this, 'State', { removalPolicy: props.stateRemovalPolicy });
+    this.stateTable = new StateTable(this, 'State', {
+      removalPolicy: props.stateRemovalPolicy,
+      encryptionKey: dataKey,
+    });
     this.table = this.stateTable.table;
 
     const bakedArchitectures = [...new Set(configs.filter((c) => c.ami.isBaked).map((c) => c.architecture))];
@@ -115,7 +168,7 @@ export class EphemeralRunners extends Construct {
       this.image = new RunnerImage(this, 'Image', {
         ...props.image,
         vpc: this.vpc,
-        subnetSelection: props.subnetSelection,
+        subnetSelection: runnerSelection,
         architectures: bakedArchitectures,
         extraCaCertificates: github.extraCaCertificates,
       });
@@ -131,13 +184,16 @@ export class EphemeralRunners extends Construct {
       ownerTag,
       logRetention,
       bakedAmiParameterName: this.image ? (arch) => this.image!.amiParameterName(arch) : undefined,
-      bakedAmiParametersCreated: this.image?.amiParametersCreated,
+      bakedAmiParameterCreated: this.image ? (arch) => this.image!.amiParameterCreated(arch) : undefined,
       extraCaCertificates: github.extraCaCertificates,
       runnerPackage: this.image?.runnerPackage ?? props.image?.runnerPackage,
+      ebsEncryptionKey: props.ebsEncryptionKey,
+      dataEncryptionKey: dataKey,
     });
     this.launchTemplates = fleet.launchTemplates;
     this.runnerRole = fleet.role;
     this.runnerSecurityGroup = fleet.securityGroup;
+    network.admitToEndpoints(fleet.securityGroup);
     const configStore = new RunnerConfigStore(this, 'RunnerConfigs', {
       path: this.configPath,
       configs,
@@ -154,7 +210,9 @@ export class EphemeralRunners extends Construct {
     });
 
     const privateKey = github.privateKey.bind(this, 'PrivateKey');
-    this.webhookSecret = github.webhookSecret ? undefined : generatedWebhookSecret(this, 'WebhookSecret');
+    this.webhookSecret = github.webhookSecret
+      ? undefined
+      : generatedWebhookSecret(this, 'WebhookSecret', dataKey);
     const webhookSecret = (github.webhookSecret ?? GitHubSecret.fromSecretsManager(this.webhookSecret!)).bind(
       this,
       'WebhookSecretRef',
@@ -182,6 +240,7 @@ export class EphemeralRunners extends Construct {
       ),
       ...joinedList(ENV.allowedOwners, props.allowedOwners),
       ...joinedList(ENV.allowedRepositories, props.allowedRepositories),
+      ...interruptionEnvironment(props),
     };
     const caCertificates = github.extraCaCertificates ?? [];
     const layers =
@@ -196,6 +255,7 @@ export class EphemeralRunners extends Construct {
       memorySize: 1024,
       logRetention,
       layers,
+      logEncryptionKey: dataKey,
     });
     const retry = handlerFunction(this, 'RetryHandler', {
       handler: 'retry',
@@ -206,6 +266,7 @@ export class EphemeralRunners extends Construct {
       memorySize: 512,
       logRetention,
       layers,
+      logEncryptionKey: dataKey,
     });
     for (const fn of [webhook, retry]) {
       this.stateTable.grantReadWriteData(fn);
@@ -227,6 +288,7 @@ export class EphemeralRunners extends Construct {
       memorySize: 512,
       logRetention,
       layers,
+      logEncryptionKey: dataKey,
     });
     // It calls GitHub with the App and terminates instances, but never launches: no grantLaunch (no
     // CreateFleet, RunInstances or PassRole), and no webhook secret.
@@ -236,18 +298,93 @@ export class EphemeralRunners extends Construct {
     fleet.grantReap(reconcile);
     this.reconcileHandler = reconcile;
 
-    const api = new WebhookApi(this, 'WebhookApi', {
-      handler: webhook,
-      throttle: props.webhookThrottle ?? { rateLimit: 100, burstLimit: 200 },
+    const interrupt = handlerFunction(this, 'InterruptHandler', {
+      handler: 'interrupt',
+      description:
+        'On EC2 spot interruption warnings and rebalance recommendations: relaunches jobs not started away from the pool, records running ones for a re-run, counts the circuit breaker',
+      environment,
+      timeout: Duration.seconds(60), // the warning comes two minutes ahead
+      memorySize: 512,
       logRetention,
+      layers,
+      logEncryptionKey: dataKey,
     });
-    this.api = api.api;
-    this.webhookUrl = api.url;
+    // It launches replacements: the launch grants (which include terminating owned instances); no
+    // webhook secret.
+    this.stateTable.grantReadWriteData(interrupt);
+    configStore.grantRead(interrupt);
+    privateKey.grantRead(interrupt);
+    fleet.grantLaunch(interrupt);
+    this.interruptHandler = interrupt;
+    new InterruptionRules(this, 'InterruptionRules', { handler: interrupt });
+
+    const endpoint = props.webhookEndpoint ?? WebhookEndpoint.publicHttpApi();
+    const throttle = props.webhookThrottle ?? { rateLimit: 100, burstLimit: 200 };
+    if (endpoint instanceof PrivateEndpoint) {
+      const api = new WebhookPrivateApi(this, 'WebhookPrivateApi', {
+        ...endpoint.options,
+        vpc: this.vpc,
+        defaultSubnets: network.subnets ? { subnets: network.subnets.subnets } : undefined,
+        handler: webhook,
+        throttle,
+        logRetention,
+        logEncryptionKey: dataKey,
+      });
+      this.restApi = api.api;
+      this.webhookUrl = api.url;
+    } else {
+      const api = new WebhookApi(this, 'WebhookApi', {
+        handler: webhook,
+        throttle,
+        logRetention,
+        logEncryptionKey: dataKey,
+      });
+      this.api = api.api;
+      this.webhookUrl = api.url;
+      const cidrs = (endpoint as PublicEndpoint).options.allowedSourceCidrs;
+      if (cidrs !== undefined)
+        webhook.addEnvironment(
+          ENV.webhookSourceCidrs,
+          Token.isUnresolved(cidrs) ? Fn.join(',', cidrs) : cidrs.join(','),
+        );
+    }
     new RetrySchedule(this, 'RetrySchedule', { handler: retry });
     new ReconcilerSchedule(this, 'ReconcilerSchedule', { handler: reconcile, interval: reconcileInterval });
     new CfnOutput(this, 'WebhookUrl', {
       value: this.webhookUrl,
       description: 'Webhook URL of the GitHub App',
+    });
+
+    // On delete: terminate this deployment's instances and delete its registrations, after everything
+    // that launches is gone and before the fleet, the VPC and the table go.
+    const teardown = handlerFunction(this, 'TeardownHandler', {
+      handler: 'teardown',
+      description:
+        'On stack deletion: terminates the runner instances of this deployment and deletes its runner registrations',
+      environment,
+      timeout: TEARDOWN_FUNCTION_TIMEOUT,
+      memorySize: 256,
+      logRetention,
+      layers,
+      logEncryptionKey: dataKey,
+    });
+    this.stateTable.grantReadRecords(teardown);
+    privateKey.grantRead(teardown);
+    fleet.grantReap(teardown);
+    const removal = new DeploymentTeardown(this, 'Teardown', {
+      handler: teardown,
+      deleteAfter: [fleet, this.vpc, this.stateTable],
+    });
+    removal.deleteBefore(webhook, retry, reconcile, interrupt);
+    this.ownerTag = ownerTag;
+    new CfnOutput(this, 'StateTableName', {
+      value: this.table.tableName,
+      description:
+        'State table: one item per job (pk job#{host}#{job id}#{run attempt}); kept after a stack deletion by default',
+    });
+    new CfnOutput(this, 'OwnerTag', {
+      value: ownerTag,
+      description: `Value of the ${INSTANCE_TAGS.owner} tag on every instance this deployment launches`,
     });
   }
 
@@ -276,14 +413,19 @@ export class EphemeralRunners extends Construct {
     return this.reconcileHandler.metricErrors(props);
   }
 
+  /** Errors of the interruption function (spot interruption warnings and rebalance recommendations). */
+  public metricInterruptErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.interruptHandler.metricErrors(props);
+  }
+
   /** 5xx answers of the webhook endpoint: deliveries GitHub records as failed. */
   public metricWebhookServerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.api.metricServerError(props);
+    return (this.api ?? this.restApi!).metricServerError(props);
   }
 
   /** 4xx answers of the webhook endpoint: bad signatures, unknown routes, throttling. */
   public metricWebhookClientErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.api.metricClientError(props);
+    return (this.api ?? this.restApi!).metricClientError(props);
   }
 
   /** The stack's name, or its id when the name is a token. */

@@ -6,13 +6,14 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CfnCondition, CfnOutput, Duration, Fn, Token, Tokenization, Validations } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnOutput, Duration, Fn, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
 
 /** Where the runners are registered: with an organization (org-level runners) or with each repository. */
 export type RunnerScope = 'org' | 'repo';
@@ -34,31 +35,56 @@ export interface SsmSecretOptions {
   readonly encryptionKey?: kms.IKey;
 }
 
+/** Options of {@link GitHubSecret.fromSecretsManager} and {@link GitHubSecret.fromSecretName}. */
+export interface SecretsManagerSecretOptions {
+  /**
+   * The customer-managed key the secret is encrypted with, when the secret does not say (an imported
+   * secret): the Lambdas get `kms:Decrypt` on it, through Secrets Manager only.
+   * @default - the secret's own key when it has one (a `Secret` of this app, or imported with
+   * `Secret.fromSecretAttributes({ encryptionKey })`), else the AWS-managed `aws/secretsmanager`, which needs no grant
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
 /**
  * A secret of the GitHub App (its private key, its webhook secret) kept in AWS Secrets Manager or in an
  * SSM SecureString parameter. The secret's value is the plain PEM key or webhook secret (not JSON).
  */
 export abstract class GitHubSecret {
-  /** A Secrets Manager secret of this app (or imported with `Secret.fromSecretNameV2` and the like). */
-  public static fromSecretsManager(secret: secretsmanager.ISecret): GitHubSecret {
+  /**
+   * A Secrets Manager secret of this app (or imported with `Secret.fromSecretNameV2` and the like). A
+   * secret that knows its customer-managed key (`secret.encryptionKey`) grants `kms:Decrypt` with it.
+   */
+  public static fromSecretsManager(
+    secret: secretsmanager.ISecret,
+    options: SecretsManagerSecretOptions = {},
+  ): GitHubSecret {
     return new (class extends GitHubSecret {
       public bind(): BoundGitHubSecret {
         return {
           ref: `secretsmanager:${secret.secretFullArn ?? secret.secretName}`,
-          grantRead: (grantee) => void secret.grantRead(grantee),
+          grantRead: (grantee) => {
+            secret.grantRead(grantee);
+            if (options.encryptionKey !== undefined && options.encryptionKey !== secret.encryptionKey)
+              grantDecryptViaSecretsManager(options.encryptionKey, grantee);
+          },
         };
       }
     })();
   }
 
   /** A Secrets Manager secret by name (a CloudFormation parameter is fine). */
-  public static fromSecretName(secretName: string): GitHubSecret {
+  public static fromSecretName(secretName: string, options: SecretsManagerSecretOptions = {}): GitHubSecret {
     return new (class extends GitHubSecret {
       public bind(scope: Construct, id: string): BoundGitHubSecret {
         const secret = secretsmanager.Secret.fromSecretNameV2(scope, id, secretName);
         return {
           ref: `secretsmanager:${secretName}`,
-          grantRead: (grantee) => void secret.grantRead(grantee),
+          grantRead: (grantee) => {
+            secret.grantRead(grantee);
+            if (options.encryptionKey !== undefined)
+              grantDecryptViaSecretsManager(options.encryptionKey, grantee);
+          },
         };
       }
     })();
@@ -83,6 +109,17 @@ export abstract class GitHubSecret {
 
   /** Resolves the secret in a scope; `id` names any construct this needs to import it. */
   public abstract bind(scope: Construct, id: string): BoundGitHubSecret;
+}
+
+/** `kms:Decrypt` on a secret's key, for Secrets Manager's use only (`kms:ViaService`). */
+function grantDecryptViaSecretsManager(key: kms.IKey, grantee: iam.IGrantable): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.${Aws.URL_SUFFIX}` } },
+    }),
+  );
 }
 
 /** The GitHub side of {@link EphemeralRunnersProps}: which GitHub, which App, where runners register. */
@@ -150,8 +187,20 @@ export function gitHubProblems(github: GitHubProps): string[] {
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:'))
       problems.push(`github.url "${github.url}" is not a URL: give https://github.com or your GHES base URL`);
   }
-  if (literal(github.appId) && !/^[1-9][0-9]*$/.test(github.appId))
-    problems.push(`github.appId "${github.appId}" must be the App's numeric id, shown on its settings page`);
+  // From JavaScript nothing checks the types: a missing or mistyped value fails here, not at the first job.
+  const appId: unknown = github.appId;
+  if (appId === undefined || appId === null || appId === '')
+    problems.push(
+      "github.appId is missing: give the App's numeric id (its settings page shows it), as a string",
+    );
+  else if (typeof appId === 'number' && !Token.isUnresolved(appId))
+    problems.push(`github.appId must be a string: give '${appId}', not the number ${appId}`);
+  else if (typeof appId !== 'string' && typeof appId !== 'number')
+    problems.push("github.appId must be a string: the App's numeric id, such as '123456'");
+  else if (literal(appId) && !/^[1-9][0-9]*$/.test(String(appId)))
+    problems.push(`github.appId "${String(appId)}" must be the App's numeric id, shown on its settings page`);
+  problems.push(...secretPropProblems('github.privateKey', github.privateKey, true));
+  problems.push(...secretPropProblems('github.webhookSecret', github.webhookSecret, false));
   if (literal(github.runnerScope) && github.runnerScope !== 'org' && github.runnerScope !== 'repo')
     problems.push(`github.runnerScope "${github.runnerScope}" must be "org" or "repo"`);
   if (
@@ -172,6 +221,23 @@ export function gitHubProblems(github: GitHubProps): string[] {
       );
   });
   return problems;
+}
+
+/** Problems of a secret prop that must be a {@link GitHubSecret} (JavaScript users may pass anything). */
+function secretPropProblems(prop: string, value: unknown, required: boolean): string[] {
+  const how = `GitHubSecret.fromSecretName('<secret name>'), GitHubSecret.fromSsmParameter('/<parameter>') or GitHubSecret.fromSecretsManager(secret)`;
+  if (value === undefined || value === null)
+    return required ? [`${prop} is missing: give where the App's private key (PEM) is kept, ${how}`] : [];
+  if (typeof value === 'string') {
+    const pem = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value);
+    return [
+      pem
+        ? `${prop} is the key itself: never put it in code; store it in Secrets Manager or SSM and give ${how}`
+        : `${prop} is a string ("${value}"): give ${how}`,
+    ];
+  }
+  if (typeof (value as { bind?: unknown }).bind !== 'function') return [`${prop} must be ${how}`];
+  return [];
 }
 
 /** Problems of the allowlist entries; tokens are not checked. */
@@ -256,12 +322,17 @@ export function deliveryBudgetMs(scope: Construct, budget: Duration | undefined,
 }
 
 /** A generated webhook secret in Secrets Manager, and a stack output naming it. */
-export function generatedWebhookSecret(scope: Construct, id: string): secretsmanager.Secret {
+export function generatedWebhookSecret(
+  scope: Construct,
+  id: string,
+  encryptionKey?: kms.IKey,
+): secretsmanager.Secret {
   const secret = new secretsmanager.Secret(scope, id, {
+    encryptionKey,
     description: 'Webhook secret of the GitHub App: copy it into the App settings (cdk-ephemeral-runners)',
     generateSecretString: { passwordLength: 40, excludePunctuation: true },
   });
-  Validations.of(secret).acknowledge({
+  acknowledge(secret, {
     id: 'AwsSolutions-SMG4',
     reason:
       'The webhook secret is also set in the GitHub App settings, which Secrets Manager rotation cannot update.',

@@ -9,6 +9,7 @@ export {
   type RunnerScope,
   type SsmSecretOptions,
 } from './github-app';
+export { InterruptionRules, type BindingLabelsProps, type SpotCircuitBreakerProps } from './interruptions';
 export { RunnerAmi, type CustomAmiOptions, type RunnerAmiConfig } from './runner-ami';
 export { DEFAULT_RUNNER_CONFIG, SELF_HOSTED_LABEL, type RunnerConfigProps } from './runner-configs';
 export {
@@ -21,3 +22,16 @@ export {
   type UbuntuVersion,
 } from './runner-image';
 export type { RunnerArchitecture, SpotStrategy, StoredRunnerConfig } from '../lambda/core/runner-config';
+export {
+  LambdaEndpoint,
+  LambdaNetwork,
+  type LambdaNetworkProps,
+  type LambdaProxyOptions,
+  type LambdaVpcOptions,
+} from './lambda-network';
+export { WebhookEndpoint, type PublicWebhookOptions } from './webhook-endpoint';
+export {
+  WebhookPrivateApi,
+  type PrivateWebhookOptions,
+  type WebhookPrivateApiProps,
+} from './webhook-private-api';

@@ -3,14 +3,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LambdaNetwork } from './lambda-network';
+import { acknowledge } from './acknowledge';
 
 /** The handlers `npm run build` bundles from `lambda/<name>/index.ts`. */
-export type HandlerName = 'webhook' | 'retry' | 'reconcile';
+export type HandlerName = 'webhook' | 'retry' | 'reconcile' | 'interrupt' | 'teardown';
 
 /**
  * The directory holding the bundle `index.js` of a handler. From the compiled library
@@ -51,6 +54,11 @@ export interface HandlerFunctionProps {
    * @default - none
    */
   readonly layers?: lambda.ILayerVersion[];
+  /**
+   * A customer-managed key for the function's log group (the key policy must let CloudWatch Logs use it).
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -58,13 +66,19 @@ export interface HandlerFunctionProps {
  * retention, and its own role that can only write to that log group (no managed policy).
  */
 export function handlerFunction(scope: Construct, id: string, props: HandlerFunctionProps): lambda.Function {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention });
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: props.logRetention,
+    encryptionKey: props.logEncryptionKey,
+  });
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: `Runs the ${props.handler} handler of cdk-ephemeral-runners`,
   });
   logGroup.grantWrite(role);
+  // In the VPC, behind the proxy, when the EphemeralRunners above asks for it: every handler alike.
+  const network = LambdaNetwork.find(scope);
   const fn = new lambda.Function(scope, id, {
+    ...network?.functionPlacement(role),
     description: props.description,
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
@@ -75,9 +89,13 @@ export function handlerFunction(scope: Construct, id: string, props: HandlerFunc
     role,
     logGroup,
     layers: props.layers,
-    environment: { POWERTOOLS_SERVICE_NAME: `ephemeral-runners-${props.handler}`, ...props.environment },
+    environment: {
+      POWERTOOLS_SERVICE_NAME: `ephemeral-runners-${props.handler}`,
+      ...network?.environment,
+      ...props.environment,
+    },
   });
-  Validations.of(fn).acknowledge({
+  acknowledge(fn, {
     id: 'AwsSolutions-L1',
     reason:
       'Pinned to Node.js 22 on purpose: the handlers are bundled for node22 and tested on it; a newer runtime is adopted by a release, not silently.',

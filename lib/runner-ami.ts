@@ -29,6 +29,11 @@ export interface RunnerAmiConfig {
    * @default - none: a fixed AMI id
    */
   readonly parameterArn?: string;
+  /**
+   * True when the AMI is the account's own (the image pipeline's): IAM can then require `ec2:Owner`.
+   * @default false
+   */
+  readonly ownImage?: boolean;
 }
 
 /**
@@ -75,7 +80,7 @@ class BakedAmi extends RunnerAmi {
   public readonly isBaked = true;
   public bind(architecture: RunnerArchitecture, bakedParameterName?: string): RunnerAmiConfig {
     if (bakedParameterName === undefined) throw new Error(`no baked AMI parameter for ${architecture}`);
-    return ssmAmi(bakedParameterName, UBUNTU_ROOT_DEVICE);
+    return { ...ssmAmi(bakedParameterName, UBUNTU_ROOT_DEVICE), ownImage: true };
   }
 }
 

@@ -2,7 +2,7 @@
  * Runner configs: what a user declares (labels, instance types, capacity, AMI), how it is checked, and
  * how it is stored in SSM Parameter Store for the Lambdas (one JSON parameter per config).
  */
-import { Duration, Size, Stack, Token, Annotations } from 'aws-cdk-lib';
+import { Duration, Fn, Size, Stack, Token, Annotations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -86,8 +86,56 @@ export interface ResolvedRunnerConfig {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const MAX_JOB_RUNTIME = Duration.days(5); // GitHub's limit for a job on a self-hosted runner
+/** Below this the expiry (launch + boot timeout + this + 10 minutes) would kill ordinary jobs. */
+const MIN_JOB_RUNTIME = Duration.minutes(10);
+
+/** An instance family: letters, a generation digit, attribute letters, an optional `-suffix` (m7i-flex, u7i-12tb, u-6tb1, mac2-m2pro). */
+const INSTANCE_FAMILY = /^(?:[a-z]+[0-9]+[a-z]*(?:-[a-z0-9]+)?|u-[0-9]+tb[0-9]*)$/;
+/** An instance size: nano to large, Nxlarge, metal, metal-Nxl. */
+const INSTANCE_SIZE = /^(?:nano|micro|small|medium|large|[0-9]*xlarge|metal|metal-[0-9]+xl)$/;
+/** Every family aws-cdk-lib names (`InstanceClass` values), lower case. */
+const KNOWN_FAMILIES = new Set(Object.values(ec2.InstanceClass).map((c) => String(c).toLowerCase()));
+
+/**
+ * What is wrong with an instance type name, or undefined: the size must be one EC2 has (`m7i.lage`
+ * fails), the family must be shaped like one. A well-shaped family aws-cdk-lib does not know (a new
+ * one, or a typo such as `m7x`) is only warned about, by {@link unknownInstanceFamilies}.
+ */
+export function instanceTypeProblem(name: string): string | undefined {
+  const [family, size, ...rest] = name.split('.');
+  if (rest.length > 0 || size === undefined || !INSTANCE_FAMILY.test(family))
+    return `"${name}" is not an instance type name such as m7i.large (family.size)`;
+  if (!INSTANCE_SIZE.test(size))
+    return `"${name}" has no size "${size}": sizes are nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal (did you mean ${family}.${closestSize(size)}?)`;
+  return undefined;
+}
+
+/** The well-formed instance types whose family aws-cdk-lib does not know. */
+export function unknownInstanceFamilies(names: readonly string[]): string[] {
+  return names.filter(
+    (n) =>
+      !Token.isUnresolved(n) && instanceTypeProblem(n) === undefined && !KNOWN_FAMILIES.has(n.split('.')[0]),
+  );
+}
+
+function closestSize(size: string): string {
+  const sizes = ['nano', 'micro', 'small', 'medium', 'large', 'xlarge', '2xlarge', 'metal'];
+  const distance = (a: string, b: string): number => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let previous = d[0];
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const kept = d[j];
+        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+        previous = kept;
+      }
+    }
+    return d[b.length];
+  };
+  return sizes.reduce((best, s) => (distance(size, s) < distance(size, best) ? s : best));
+}
 const SPOT_STRATEGIES: SpotStrategy[] = ['spotOnly', 'spotPreferred', 'onDemandOnly'];
 
 function archOf(instanceType: string): RunnerArchitecture | undefined {
@@ -127,7 +175,12 @@ export function resolveRunnerConfigs(
 
     const given = c.labels ?? [];
     const hasSelfHosted = given.some((l) => !Token.isUnresolved(l) && l.toLowerCase() === SELF_HOSTED_LABEL);
-    const labels = hasSelfHosted ? [...given] : [SELF_HOSTED_LABEL, ...given];
+    // A list token (a CloudFormation list parameter, without self-hosted) gets it prepended by CloudFormation.
+    const labels = Token.isUnresolved(given)
+      ? Fn.split(',', Fn.join(',', [SELF_HOSTED_LABEL, Fn.join(',', given)]))
+      : hasSelfHosted
+        ? [...given]
+        : [SELF_HOSTED_LABEL, ...given];
     if (labels.length > MAX_RUNNER_LABELS)
       problems.push(
         `${at}.labels has ${labels.length} labels (with self-hosted); GitHub allows ${MAX_RUNNER_LABELS}`,
@@ -153,17 +206,20 @@ export function resolveRunnerConfigs(
     const instanceTypes = (c.instanceTypes ?? []).map((t) => t.toString());
     if (instanceTypes.length === 0)
       problems.push(`${at}.instanceTypes is empty: give at least one instance type`);
-    instanceTypes
-      .filter((t) => !Token.isUnresolved(t) && !INSTANCE_TYPE.test(t))
-      .forEach((t) =>
-        problems.push(`${at}.instanceTypes: "${t}" is not an instance type name such as m7i.large`),
-      );
-    const arches = new Set(instanceTypes.map(archOf).filter((a) => a !== undefined));
+    // Checked when literal: not a token, nor one list token (a CloudFormation list parameter).
+    const literalTypes = Token.isUnresolved(instanceTypes)
+      ? []
+      : instanceTypes.filter((t) => !Token.isUnresolved(t));
+    literalTypes.forEach((t) => {
+      const problem = instanceTypeProblem(t);
+      if (problem) problems.push(`${at}.instanceTypes: ${problem}`);
+    });
+    const arches = new Set(literalTypes.map(archOf).filter((a) => a !== undefined));
     const architecture = c.architecture ?? (arches.size === 1 ? [...arches][0] : 'x64');
     if (architecture !== 'x64' && architecture !== 'arm64')
       problems.push(`${at}.architecture "${architecture}" must be "x64" or "arm64"`);
     else {
-      const wrong = instanceTypes.filter((t) => archOf(t) !== undefined && archOf(t) !== architecture);
+      const wrong = literalTypes.filter((t) => archOf(t) !== undefined && archOf(t) !== architecture);
       if (wrong.length > 0)
         problems.push(
           `${at}.instanceTypes ${wrong.join(', ')} are not ${architecture}: one config uses one architecture; split them into two configs`,
@@ -171,7 +227,7 @@ export function resolveRunnerConfigs(
     }
 
     const spotStrategy = c.spotStrategy ?? 'spotPreferred';
-    if (!SPOT_STRATEGIES.includes(spotStrategy))
+    if (!Token.isUnresolved(spotStrategy) && !SPOT_STRATEGIES.includes(spotStrategy))
       problems.push(`${at}.spotStrategy "${spotStrategy}" must be one of ${SPOT_STRATEGIES.join(', ')}`);
 
     const rootVolumeSizeGiB = (c.rootVolumeSize ?? Size.gibibytes(30)).toGibibytes();
@@ -182,9 +238,14 @@ export function resolveRunnerConfigs(
     const maxJobRuntimeMinutes = Math.ceil(maxJobRuntime.toMinutes({ integral: false }));
     if (
       !maxJobRuntime.isUnresolved() &&
-      !(maxJobRuntimeMinutes >= 1 && maxJobRuntimeMinutes <= MAX_JOB_RUNTIME.toMinutes())
+      !(
+        maxJobRuntimeMinutes >= MIN_JOB_RUNTIME.toMinutes() &&
+        maxJobRuntimeMinutes <= MAX_JOB_RUNTIME.toMinutes()
+      )
     )
-      problems.push(`${at}.maxJobRuntime must be between 1 minute and 5 days (GitHub's limit for a job)`);
+      problems.push(
+        `${at}.maxJobRuntime ${maxJobRuntime.toHumanString()} must be between ${MIN_JOB_RUNTIME.toHumanString()} and 5 days (GitHub's limit for a job): it is a backstop that terminates the instance whatever its job is doing, not a job timeout (use the workflow's timeout-minutes for that)`,
+      );
 
     const ami = c.ami ?? RunnerAmi.baked();
     ami.problems().forEach((p) => problems.push(`${at}.ami: ${p}`));
@@ -267,24 +328,39 @@ export class RunnerConfigStore extends Construct {
         parameterName: `${props.path}/${config.name}`,
         simpleName: false,
         description: `cdk-ephemeral-runners runner config "${config.name}"`,
-        stringValue: Stack.of(this).toJsonString(stored),
+        stringValue: storedConfigJson(Stack.of(this), stored),
         tier,
       });
     }
   }
 
   /**
-   * Allows a principal to read the configs: `ssm:GetParametersByPath` on the path and
-   * `ssm:GetParameter(s)` on each config's parameter.
+   * Allows a principal to read the configs the way the Lambdas do (lambda/adapters/runner-config-source):
+   * `ssm:GetParametersByPath` on the path and on each config's parameter, nothing else.
    */
   public grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['ssm:GetParametersByPath', 'ssm:GetParameter', 'ssm:GetParameters'],
+      actions: ['ssm:GetParametersByPath'],
       resourceArns: [
         ssmParameterArn(this.path),
         ...Object.values(this.parameters).map((p) => p.parameterArn),
       ],
     });
   }
+}
+
+/**
+ * The stored config as JSON. A list that is a token (a CloudFormation list parameter) is joined by
+ * CloudFormation (`Fn::Join`), where `toJsonString` would add a custom resource; such lists hold labels,
+ * instance types or subnet ids, which have no character JSON would escape.
+ */
+function storedConfigJson(stack: Stack, stored: StoredRunnerConfig): string {
+  const entries = Object.entries(stored).filter(([, v]) => v !== undefined);
+  const isListToken = (v: unknown): v is string[] => Array.isArray(v) && Token.isUnresolved(v);
+  if (!entries.some(([, v]) => isListToken(v))) return stack.toJsonString(stored);
+  const fields = entries.map(
+    ([k, v]) => `${JSON.stringify(k)}:${isListToken(v) ? `["${Fn.join('","', v)}"]` : stack.toJsonString(v)}`,
+  );
+  return `{${fields.join(',')}}`;
 }

@@ -3,17 +3,21 @@
  * the instance role and profile, the runner log group; and the permissions to launch runners and to
  * terminate them.
  */
-import { Aws, Tags, Validations } from 'aws-cdk-lib';
+import { Aws, CfnElement, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IDependable } from 'constructs';
 import type { RunnerArchitecture } from '../lambda/core/runner-config';
 import { INSTANCE_TAGS } from '../lambda/core/state-schema';
+import { grantEbsKeyUse, spotServiceLinkedRoleArn } from './encryption';
+import type { RunnerAmiConfig } from './runner-ami';
 import { runnerBootUserData } from './runner-boot';
 import type { RunnerPackage } from './runner-image-package';
 import type { ResolvedRunnerConfig } from './runner-configs';
 import type { StateTable } from './state-table';
+import { acknowledge } from './acknowledge';
 
 /** Props of {@link RunnerFleet}. */
 export interface RunnerFleetProps {
@@ -37,11 +41,11 @@ export interface RunnerFleetProps {
    */
   readonly bakedAmiParameterName?: (architecture: RunnerArchitecture) => string;
   /**
-   * What creates the baked AMI parameters: launch templates of baked configs are created after it
-   * (and not after the whole pipeline).
+   * What creates the baked AMI parameter of an architecture: launch templates of baked configs are
+   * created after their architecture's (and not after the whole pipeline, nor another architecture's).
    * @default - no image pipeline
    */
-  readonly bakedAmiParametersCreated?: IDependable;
+  readonly bakedAmiParameterCreated?: (architecture: RunnerArchitecture) => IDependable;
   /**
    * Extra CA certificates (PEM) the boot script trusts.
    * @default - none
@@ -52,6 +56,16 @@ export interface RunnerFleetProps {
    * @default - the boot script's default, the version this library pins
    */
   readonly runnerPackage?: RunnerPackage;
+  /**
+   * The customer-managed key the root volumes are encrypted with; launching principals get its use.
+   * @default - the account's default EBS key
+   */
+  readonly ebsEncryptionKey?: kms.IKey;
+  /**
+   * A customer-managed key for the runner log group, and for the state table the handoff is read from.
+   * @default - none
+   */
+  readonly dataEncryptionKey?: kms.IKey;
 }
 
 const arn = (service: string, resource: string, account: string = Aws.ACCOUNT_ID): string =>
@@ -69,26 +83,51 @@ export class RunnerFleet extends Construct {
   public readonly logGroup: logs.LogGroup;
   private readonly ownerTag: string;
   private readonly subnetIds: string[];
+  private readonly vpcId: string;
   private readonly amiParameterArns: string[] = [];
+  /** The images the configs boot, as IAM can name them (see {@link imageStatements}). */
+  private readonly images: RunnerAmiConfig[] = [];
+  private readonly ebsEncryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: RunnerFleetProps) {
     super(scope, id);
     this.ownerTag = props.ownerTag;
     this.subnetIds = props.subnetIds;
+    this.vpcId = props.vpc.vpcId;
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'GitHub Actions runners: no ingress, all egress',
       allowAllOutbound: true,
     });
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.ebsEncryptionKey = props.ebsEncryptionKey;
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.dataEncryptionKey,
+    });
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'GitHub Actions runner instances: read their own JIT handoff, write their logs',
     });
     props.stateTable.grantOwnHandoff(this.role);
+    // The boot script names every stream `{instance id}/{file}`. IAM cannot narrow a stream to the
+    // calling instance: the variables holding its id (`aws:userid`, `ec2:SourceInstanceARN`) hold a ":",
+    // which stream names cannot. Streams are limited to instance-named ones; nothing can read or delete.
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [arn('logs', `log-group:${this.logGroup.logGroupName}:log-stream:i-*`)],
+      }),
+    );
+    const logsId = Stack.of(this).getLogicalId(this.logGroup.node.defaultChild as CfnElement);
+    acknowledge(this.role, {
+      id: iam5Resource(`logs:<AWS::Region>:<AWS::AccountId>:log-group:<${logsId}>:log-stream:i-*`),
+      reason:
+        'Stream names begin with the instance id, which is not known before launch, and IAM has no variable holding the bare id of the calling instance; runners cannot read or delete any stream.',
+    });
+    // The CloudWatch agent looks its streams up before it creates them.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:DescribeLogStreams'],
         resources: [this.logGroup.logGroupArn],
       }),
     );
@@ -101,6 +140,7 @@ export class RunnerFleet extends Construct {
       const ami = config.ami.bind(config.architecture, props.bakedAmiParameterName?.(config.architecture));
       if (ami.parameterArn !== undefined && !this.amiParameterArns.includes(ami.parameterArn))
         this.amiParameterArns.push(ami.parameterArn);
+      this.images.push(ami);
       const template = new ec2.LaunchTemplate(this, `LaunchTemplate-${config.name}`, {
         versionDescription: `cdk-ephemeral-runners runner config "${config.name}"`,
         machineImage: {
@@ -129,6 +169,7 @@ export class RunnerFleet extends Construct {
             volume: ec2.BlockDeviceVolume.ebs(config.rootVolumeSizeGiB, {
               volumeType: ec2.EbsDeviceVolumeType.GP3,
               encrypted: true,
+              kmsKey: props.ebsEncryptionKey,
               deleteOnTermination: true,
             }),
           },
@@ -138,8 +179,8 @@ export class RunnerFleet extends Construct {
       Tags.of(template).add(INSTANCE_TAGS.owner, props.ownerTag);
       Tags.of(template).add(INSTANCE_TAGS.config, config.name);
       // The baked AMI's parameter is created by the image construct: it must exist first.
-      if (props.bakedAmiParametersCreated !== undefined && config.ami.isBaked) {
-        template.node.addDependency(props.bakedAmiParametersCreated);
+      if (props.bakedAmiParameterCreated !== undefined && config.ami.isBaked) {
+        template.node.addDependency(props.bakedAmiParameterCreated(config.architecture));
       }
       this.launchTemplates[config.name] = template;
     }
@@ -152,11 +193,24 @@ export class RunnerFleet extends Construct {
    */
   public grantLaunch(grantee: iam.IGrantable): void {
     const statements = [
+      // CreateFleet cannot launch without a launch template, and the templates it may use are this
+      // deployment's (LaunchFromOwnTemplates). The instances it launches are authorized as RunInstances,
+      // which may only launch from those templates: their IMDSv2, security group, instance profile,
+      // shutdown behaviour and encrypted volumes come with every instance.
       new iam.PolicyStatement({
-        sid: 'LaunchOwnedInstances',
-        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+        sid: 'CreateFleetOwnedInstances',
+        actions: ['ec2:CreateFleet'],
         resources: [arn('ec2', 'instance/*')],
         conditions: { StringEquals: { [`aws:RequestTag/${INSTANCE_TAGS.owner}`]: this.ownerTag } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'RunOwnedInstancesFromOwnTemplates',
+        actions: ['ec2:RunInstances'],
+        resources: [arn('ec2', 'instance/*')],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${INSTANCE_TAGS.owner}`]: this.ownerTag },
+          ArnEquals: { 'ec2:LaunchTemplate': this.launchTemplateArns() },
+        },
       }),
       new iam.PolicyStatement({
         sid: 'LaunchFromOwnTemplates',
@@ -166,15 +220,19 @@ export class RunnerFleet extends Construct {
             arn('ec2', `launch-template/${t.launchTemplateId}`),
           ),
           arn('ec2', `security-group/${this.securityGroup.securityGroupId}`),
-          ...this.subnetIds.map((subnetId) => arn('ec2', `subnet/${subnetId}`)),
+          ...(Token.isUnresolved(this.subnetIds)
+            ? []
+            : this.subnetIds.map((id) => arn('ec2', `subnet/${id}`))),
           arn('ec2', 'fleet/*'),
           arn('ec2', 'volume/*'),
           arn('ec2', 'network-interface/*'),
           arn('ec2', 'spot-instances-request/*'),
-          arn('ec2', 'image/*', ''),
+          ...this.fixedImageArns(),
           arn('ec2', 'snapshot/*', ''),
         ],
       }),
+      ...this.subnetListStatements(),
+      ...this.imageStatements(),
       new iam.PolicyStatement({
         sid: 'TagAtLaunch',
         actions: ['ec2:CreateTags'],
@@ -194,16 +252,12 @@ export class RunnerFleet extends Construct {
         resources: [this.role.roleArn],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
       }),
+      // An instant fleet needs no AWSServiceRoleForEC2Fleet (EC2 Fleet prerequisites); spot needs this one.
       new iam.PolicyStatement({
-        sid: 'CreateSpotServiceLinkedRoles',
+        sid: 'CreateSpotServiceLinkedRole',
         actions: ['iam:CreateServiceLinkedRole'],
-        resources: [
-          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`,
-          `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/aws-service-role/ec2fleet.amazonaws.com/AWSServiceRoleForEC2Fleet`,
-        ],
-        conditions: {
-          StringEquals: { 'iam:AWSServiceName': ['spot.amazonaws.com', 'ec2fleet.amazonaws.com'] },
-        },
+        resources: [spotServiceLinkedRoleArn()],
+        conditions: { StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' } },
       }),
     ];
     if (this.amiParameterArns.length > 0) {
@@ -217,7 +271,71 @@ export class RunnerFleet extends Construct {
       );
     }
     statements.forEach((s) => grantee.grantPrincipal.addToPrincipalPolicy(s));
-    acknowledgeLaunchWildcards(grantee.grantPrincipal);
+    if (this.ebsEncryptionKey) grantEbsKeyUse(this.ebsEncryptionKey, grantee);
+    acknowledgeLaunchWildcards(grantee.grantPrincipal, this.images.some(isResolvedAtLaunch));
+    if (Token.isUnresolved(this.subnetIds) && Construct.isConstruct(grantee.grantPrincipal))
+      acknowledge(grantee.grantPrincipal, {
+        id: iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:subnet/*'),
+        reason:
+          "The subnets are a CloudFormation list parameter, whose ARNs IAM cannot list among other resources: any subnet of the runners' VPC (ec2:Vpc), which holds them.",
+      });
+  }
+
+  /**
+   * Subnets given as one list token (a CloudFormation list parameter): IAM cannot list their ARNs among
+   * other resources (and `Fn::Join` takes no token delimiter), so the statement names any subnet of the
+   * runners' VPC (`ec2:Vpc`), where the subnets are.
+   */
+  private subnetListStatements(): iam.PolicyStatement[] {
+    if (!Token.isUnresolved(this.subnetIds)) return [];
+    return [
+      new iam.PolicyStatement({
+        sid: 'LaunchInOwnVpcSubnets',
+        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+        resources: [arn('ec2', 'subnet/*')],
+        conditions: { ArnEquals: { 'ec2:Vpc': arn('ec2', `vpc/${this.vpcId}`) } },
+      }),
+    ];
+  }
+
+  private launchTemplateArns(): string[] {
+    return Object.values(this.launchTemplates).map((t) =>
+      arn('ec2', `launch-template/${t.launchTemplateId}`),
+    );
+  }
+
+  /** The fixed AMIs of the configs, by ARN. */
+  private fixedImageArns(): string[] {
+    const ids = this.images.filter((i) => !isResolvedAtLaunch(i)).map((i) => i.imageId);
+    return [...new Set(ids)].map((id) => arn('ec2', `image/${id}`, ''));
+  }
+
+  /**
+   * The AMIs an SSM parameter names at launch cannot be listed: the baked ones are the account's own
+   * (`ec2:Owner`); one of a parameter of the user's may be anyone's, so then any image is allowed.
+   */
+  private imageStatements(): iam.PolicyStatement[] {
+    const resolved = this.images.filter(isResolvedAtLaunch);
+    if (resolved.length === 0) return [];
+    const onlyOwn = resolved.every((i) => i.ownImage === true);
+    const images = [arn('ec2', 'image/*', '')];
+    if (!onlyOwn)
+      return [
+        new iam.PolicyStatement({
+          sid: 'LaunchParameterImages',
+          actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+          resources: images,
+        }),
+      ];
+    return [
+      new iam.PolicyStatement({ sid: 'FleetImages', actions: ['ec2:CreateFleet'], resources: images }),
+      new iam.PolicyStatement({
+        sid: 'RunOwnImages',
+        actions: ['ec2:RunInstances'],
+        resources: images,
+        conditions: { StringEquals: { 'ec2:Owner': Aws.ACCOUNT_ID } },
+      }),
+    ];
   }
 
   /**
@@ -252,8 +370,13 @@ const INSTANCE_WILDCARD = iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:insta
 const DESCRIBE_WILDCARD = 'AwsSolutions-IAM5[Resource::*]';
 const DESCRIBE_REASON = 'ec2:DescribeInstances supports no resource-level permissions.';
 
+/** Whether an AMI is named by an SSM parameter, resolved at each launch. */
+function isResolvedAtLaunch(ami: RunnerAmiConfig): boolean {
+  return ami.imageId.startsWith('resolve:ssm:');
+}
+
 /** The wildcards of {@link RunnerFleet.grantLaunch}, each with why it is there. */
-function acknowledgeLaunchWildcards(principal: iam.IPrincipal): void {
+function acknowledgeLaunchWildcards(principal: iam.IPrincipal, imageWildcard: boolean): void {
   if (!Construct.isConstruct(principal)) return;
   const acks: Array<[string, string]> = [
     [
@@ -276,17 +399,21 @@ function acknowledgeLaunchWildcards(principal: iam.IPrincipal): void {
       iam5Resource('ec2:<AWS::Region>:<AWS::AccountId>:spot-instances-request/*'),
       'Spot requests are created by the launch; their ids are not known before it.',
     ],
-    [
-      iam5Resource('ec2:<AWS::Region>::image/*'),
-      'The AMI is resolved at launch from an SSM parameter (a newly baked AMI is used without a redeploy).',
-    ],
+    ...(imageWildcard
+      ? ([
+          [
+            iam5Resource('ec2:<AWS::Region>::image/*'),
+            'The AMI is resolved at launch from an SSM parameter (a newly baked AMI is used without a redeploy); baked AMIs are limited to the account own (ec2:Owner).',
+          ],
+        ] as Array<[string, string]>)
+      : []),
     [
       iam5Resource('ec2:<AWS::Region>::snapshot/*'),
       'The snapshots behind the AMI change with each baked AMI.',
     ],
     [DESCRIBE_WILDCARD, DESCRIBE_REASON],
   ];
-  for (const [id, reason] of acks) Validations.of(principal).acknowledge({ id, reason });
+  for (const [id, reason] of acks) acknowledge(principal, { id, reason });
 }
 
 /** The wildcards of {@link RunnerFleet.grantReap}, each with why it is there. */
@@ -299,21 +426,31 @@ function acknowledgeReapWildcards(principal: iam.IPrincipal): void {
     ],
     [DESCRIBE_WILDCARD, DESCRIBE_REASON],
   ];
-  for (const [id, reason] of acks) Validations.of(principal).acknowledge({ id, reason });
+  for (const [id, reason] of acks) acknowledge(principal, { id, reason });
 }
 
 /** A VPC with public subnets only and no NAT gateway: nothing costs money while idle. */
-export function defaultRunnerVpc(scope: Construct, id: string): ec2.Vpc {
+export function defaultRunnerVpc(
+  scope: Construct,
+  id: string,
+  options: { lambdaSubnets?: boolean } = {},
+): ec2.Vpc {
   const vpc = new ec2.Vpc(scope, id, {
     maxAzs: 3,
     natGateways: 0,
-    subnetConfiguration: [{ name: 'Runners', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
+    subnetConfiguration: [
+      { name: 'Runners', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 },
+      // Lambdas in the VPC: isolated subnets (free); they reach the AWS APIs through endpoints.
+      ...(options.lambdaSubnets
+        ? [{ name: 'Lambdas', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }]
+        : []),
+    ],
     // No custom resource to empty the default security group: nothing here uses it.
     restrictDefaultSecurityGroup: false,
     // Free, and keeps the runners' DynamoDB traffic (the JIT handoff) off the internet.
     gatewayEndpoints: { DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } },
   });
-  Validations.of(vpc).acknowledge({
+  acknowledge(vpc, {
     id: 'AwsSolutions-VPC7',
     reason:
       'Flow logs cost per GB ingested and the runners accept no inbound traffic; bring your own VPC with flow logs if you need them.',

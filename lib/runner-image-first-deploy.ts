@@ -2,9 +2,11 @@ import * as cdk from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
+import { LambdaNetwork } from './lambda-network';
 import { Construct } from 'constructs';
 import { RunnerArchitecture } from '../lambda/core/runner-config';
 import { UbuntuVersion, canonicalAmiParameter, pascal } from './runner-image-recipe';
+import { acknowledge } from './acknowledge';
 
 /**
  * The first deploy, before any image exists: the AMI parameter starts as the stock Ubuntu AMI (the
@@ -63,8 +65,10 @@ export function seedAmiParameter(
       new iam.PolicyStatement({ actions: ['ec2:DescribeImages'], resources: ['*'] }),
     ]),
     installLatestAwsSdk: false,
+    // In the Lambdas' VPC when they are (lambdaVpc): no Lambda of the construct runs outside it.
+    ...LambdaNetwork.find(scope)?.customResourcePlacement(),
   });
-  cdk.Validations.of(seed).acknowledge({
+  acknowledge(seed, {
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
       'ec2:DescribeImages supports no resource-level permissions; SSM calls it to check an aws:ec2:image value.',
@@ -96,6 +100,8 @@ export function startBuildOnDeploy(
       }),
     ]),
     installLatestAwsSdk: false,
+    // In the Lambdas' VPC when they are (lambdaVpc): no Lambda of the construct runs outside it.
+    ...LambdaNetwork.find(scope)?.customResourcePlacement(),
   });
   acknowledgeCustomResourceFunction(scope);
 }
@@ -103,8 +109,13 @@ export function startBuildOnDeploy(
 function acknowledgeCustomResourceFunction(scope: Construct): void {
   const fn = cdk.Stack.of(scope).node.tryFindChild(AWS_CUSTOM_RESOURCE_FUNCTION);
   if (!fn) return;
-  cdk.Validations.of(fn).acknowledge({
+  acknowledge(fn, {
     id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
     reason: "aws-cdk-lib's AwsCustomResource function: it needs only to write its own logs.",
+  });
+  acknowledge(fn, {
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+    reason:
+      "aws-cdk-lib's AwsCustomResource function in the Lambdas' VPC (lambdaVpc): the policy lets it manage its network interfaces.",
   });
 }

@@ -1,3 +1,4 @@
+import { Fn, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as imagebuilder from 'aws-cdk-lib/aws-imagebuilder';
 import { Construct } from 'constructs';
@@ -117,19 +118,21 @@ export function recipeComponents(
   };
 }
 
-/** The build instances' subnet: the selection's first, else private with egress, else public. */
+/**
+ * The build instances' subnet: the selection's first, else private with egress, else public. The
+ * subnet lists are read directly, not through `selectSubnets` by type: for a type the VPC lacks, that
+ * constructs a CDK error, and every CDK error constructed writes `cdk.out/error.txt` (the file the
+ * CLI reads when an app fails), caught or not.
+ */
 export function buildSubnet(vpc: ec2.IVpc, selection?: ec2.SubnetSelection): string {
   const candidates = selection
-    ? [selection]
-    : [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, { subnetType: ec2.SubnetType.PUBLIC }];
-  for (const c of candidates) {
-    try {
-      const ids = vpc.selectSubnets(c).subnetIds;
-      if (ids.length > 0) return ids[0];
-    } catch {
-      // No subnet group of that type: try the next.
-    }
-  }
+    ? vpc.selectSubnets(selection).subnets
+    : [...vpc.privateSubnets, ...vpc.publicSubnets];
+  // A subnet imported from a list token (a CloudFormation list parameter) is the whole list: its first.
+  if (candidates.length > 0)
+    return Token.isUnresolved([candidates[0].subnetId])
+      ? Fn.select(0, [candidates[0].subnetId])
+      : candidates[0].subnetId;
   throw new Error(
     'RunnerImage: the VPC has no subnet with outbound access for the image builds: pass subnetSelection',
   );

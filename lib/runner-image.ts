@@ -2,7 +2,7 @@ import * as cdk from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as imagebuilder from 'aws-cdk-lib/aws-imagebuilder';
-import { Construct, DependencyGroup } from 'constructs';
+import { Construct, DependencyGroup, type IDependable } from 'constructs';
 import { RunnerArchitecture } from '../lambda/core/runner-config';
 import { RunnerImageComponent, contentVersion } from './runner-image-components';
 import { seedAmiParameter, startBuildOnDeploy } from './runner-image-first-deploy';
@@ -14,6 +14,7 @@ import {
   pascal,
   recipeComponents,
 } from './runner-image-recipe';
+import { acknowledge } from './acknowledge';
 
 export { RunnerImageComponent } from './runner-image-components';
 export { RunnerPackage, DEFAULT_RUNNER_RELEASE } from './runner-image-package';
@@ -127,6 +128,7 @@ export class RunnerImage extends Construct {
    * parameters) depend on it, so that a parameter exists before it is first resolved.
    */
   public readonly amiParametersCreated = new DependencyGroup();
+  private readonly amiParameterSeeds = new Map<RunnerArchitecture, IDependable>();
   private readonly prefix: string;
   private readonly architectures: RunnerArchitecture[];
   private readonly pipelines = new Map<RunnerArchitecture, imagebuilder.CfnImagePipeline>();
@@ -302,6 +304,7 @@ export class RunnerImage extends Construct {
         this.ubuntuVersion,
       );
       this.amiParametersCreated.add(seed);
+      this.amiParameterSeeds.set(arch, seed);
       if (props.buildOnDeploy ?? true) {
         // The token (at most 36 characters) changes with the recipe: a new recipe starts a new build.
         startBuildOnDeploy(this, arch, pipeline.attrArn, contentVersion(`${name}-${recipeVersion}`));
@@ -316,6 +319,13 @@ export class RunnerImage extends Construct {
    */
   public amiParameterName(arch: RunnerArchitecture): string {
     return `/imagebuilder/ephemeral-runners/${this.prefix}/${arch}`;
+  }
+
+  /** The creation of the AMI parameter of one architecture (see {@link amiParametersCreated}). */
+  public amiParameterCreated(arch: RunnerArchitecture): IDependable {
+    const seed = this.amiParameterSeeds.get(arch);
+    if (!seed) throw new Error(`RunnerImage has no ${arch} pipeline: add ${arch} to its architectures`);
+    return seed;
   }
 
   /** ARN of {@link amiParameterName}. */
@@ -349,7 +359,7 @@ export class RunnerImage extends Construct {
 
 function acknowledgeManagedPolicies(role: iam.IRole, policies: string[], reason: string): void {
   for (const policy of policies) {
-    cdk.Validations.of(role).acknowledge({
+    acknowledge(role, {
       id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${policy}]`,
       reason,
     });

@@ -4,6 +4,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import {
   LIVE_INDEX,
@@ -15,6 +16,7 @@ import {
   PENDING_INDEX_SORT_KEY,
   TTL_ATTRIBUTE,
 } from '../lambda/core/state-schema';
+import { grantDataKeyReadWrite } from './encryption';
 
 /** Props of {@link StateTable}. */
 export interface StateTableProps {
@@ -24,19 +26,22 @@ export interface StateTableProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer-managed key to encrypt the table with; the grants below include its use.
+   * @default - the AWS-owned key of DynamoDB
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
-/** Read and write actions on items and queries, as `Table.grantReadWriteData` has them. */
+/**
+ * The item actions the control plane sends (lambda/adapters/state-store): no batch, scan, transaction or
+ * describe call is made, so none is granted.
+ */
 const READ_WRITE_ACTIONS = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
   'dynamodb:DeleteItem',
-  'dynamodb:DescribeTable',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:Query',
-  'dynamodb:Scan',
   'dynamodb:UpdateItem',
 ];
 
@@ -47,11 +52,16 @@ const READ_WRITE_ACTIONS = [
 export class StateTable extends Construct {
   /** The table. */
   public readonly table: dynamodb.Table;
+  private readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: StateTableProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.encryptionKey = props.encryptionKey;
     this.table = new dynamodb.Table(this, 'Table', {
+      ...(props.encryptionKey
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : {}),
       partitionKey: { name: PARTITION_KEY, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -77,10 +87,24 @@ export class StateTable extends Construct {
 
   /** Allows the control plane to read and write any item and query both indexes (no wildcard). */
   public grantReadWriteData(grantee: iam.IGrantable): iam.Grant {
+    if (this.encryptionKey) grantDataKeyReadWrite(this.encryptionKey, grantee);
     return iam.Grant.addToPrincipal({
       grantee,
       actions: READ_WRITE_ACTIONS,
       resourceArns: [this.table.tableArn, ...[PENDING_INDEX, LIVE_INDEX].map((i) => this.indexArn(i))],
+    });
+  }
+
+  /**
+   * Allows the removal function to read items and query the live records (it writes nothing): the
+   * scopes the reconciler saw in use and the live jobs' repositories.
+   */
+  public grantReadRecords(grantee: iam.IGrantable): iam.Grant {
+    if (this.encryptionKey) this.encryptionKey.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resourceArns: [this.table.tableArn, this.indexArn(LIVE_INDEX)],
     });
   }
 
@@ -89,13 +113,15 @@ export class StateTable extends Construct {
   }
 
   /**
-   * Allows a runner instance to read and delete its own JIT handoff item, and no other: the item's key is
-   * the instance's ARN, which instance-profile credentials carry as `ec2:SourceInstanceARN`.
+   * Allows a runner instance to take (DeleteItem with ReturnValues ALL_OLD, the boot script's one call)
+   * its own JIT handoff item, and no other: the item's key is the instance's ARN, which instance-profile
+   * credentials carry as `ec2:SourceInstanceARN`.
    */
   public grantOwnHandoff(grantee: iam.IGrantable): iam.Grant {
+    if (this.encryptionKey) grantDataKeyReadWrite(this.encryptionKey, grantee); // DeleteItem is a write
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      actions: ['dynamodb:DeleteItem'],
       resourceArns: [this.table.tableArn],
       conditions: {
         // LeadingKeys is multivalued: ForAllValues makes every key of the request match; as ForAllValues

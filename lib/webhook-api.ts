@@ -2,13 +2,15 @@
  * The public endpoint GitHub delivers `workflow_job` webhooks to: an HTTP API with one route,
  * `POST /webhook`, in front of the webhook Lambda.
  */
-import { Validations } from 'aws-cdk-lib';
+import {} from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from './acknowledge';
 
 /** Path of the webhook route. */
 export const WEBHOOK_PATH = '/webhook';
@@ -21,6 +23,11 @@ export interface WebhookApiProps {
   readonly throttle: apigwv2.ThrottleSettings;
   /** How long access logs are kept. */
   readonly logRetention: logs.RetentionDays;
+  /**
+   * A customer-managed key for the access logs.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /** HTTP API with access logging and throttling, routing `POST /webhook` to the webhook Lambda. */
@@ -44,13 +51,16 @@ export class WebhookApi extends Construct {
       integration: new HttpLambdaIntegration('Webhook', props.handler),
     });
     for (const r of route) {
-      Validations.of(r).acknowledge({
+      acknowledge(r, {
         id: 'AwsSolutions-APIG4',
         reason:
           'GitHub cannot sign requests for IAM, Cognito or JWT authorizers; every delivery carries an HMAC-SHA256 signature (X-Hub-Signature-256) of its body with the webhook secret, which the handler verifies before acting.',
       });
     }
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      encryptionKey: props.logEncryptionKey,
+    });
     this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',

@@ -6,6 +6,7 @@ import {
   CreateFleetCommand,
   DescribeInstancesCommand,
   EC2Client,
+  EC2ClientConfig,
   Filter,
   Instance,
   TerminateInstancesCommand,
@@ -21,6 +22,8 @@ export interface FleetRequest {
   readonly launchTemplateVersion: string;
   readonly instanceTypes: readonly string[];
   readonly subnetIds: readonly string[];
+  /** Pools (instance type in subnet) left out of the request. */
+  readonly excludedPools?: readonly { readonly instanceType: string; readonly subnetId: string }[];
   readonly market: Market;
   readonly tags: Readonly<Record<string, string>>;
   /** Idempotency token: the same token returns the same fleet. */
@@ -32,6 +35,14 @@ export type FleetResult =
   | { readonly launched: true; readonly instanceId: string; readonly instanceType?: string }
   | { readonly launched: false; readonly errorCodes: string[]; readonly message: string };
 
+/**
+ * A launcher with a client of its own. The runtime loads it on first use, through
+ * `launch-clients.ts` (only a launch or the reconciler needs EC2).
+ */
+export function createEc2Launcher(config: EC2ClientConfig): Ec2Launcher {
+  return new Ec2Launcher(new EC2Client(config));
+}
+
 /** Launches and terminates runner instances. */
 export class Ec2Launcher {
   constructor(private readonly client: EC2Client) {}
@@ -41,8 +52,12 @@ export class Ec2Launcher {
    * `price-capacity-optimized`: the pools least likely to be interrupted, at a low price.
    */
   async launch(request: FleetRequest): Promise<FleetResult> {
+    const excluded = (instanceType: string, subnetId: string) =>
+      request.excludedPools?.some((p) => p.instanceType === instanceType && p.subnetId === subnetId) ?? false;
     const overrides = request.instanceTypes.flatMap((instanceType) =>
-      request.subnetIds.map((subnetId) => ({ InstanceType: instanceType as never, SubnetId: subnetId })),
+      request.subnetIds
+        .filter((subnetId) => !excluded(instanceType, subnetId))
+        .map((subnetId) => ({ InstanceType: instanceType as never, SubnetId: subnetId })),
     );
     const tags = Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value }));
     const out = await this.client.send(
@@ -147,6 +162,8 @@ export function instanceView(i: Instance): InstanceView {
     expiresAt: Number.isFinite(expires) ? expires : undefined,
     instanceType: i.InstanceType,
     availabilityZone: i.Placement?.AvailabilityZone,
+    subnetId: i.SubnetId,
     market: i.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+    stateReason: i.StateReason?.Code,
   };
 }

@@ -8,6 +8,7 @@ import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import type { GitHubJobView, RegistrationView } from '../core/fleet-views';
 import type { DeliveryView } from '../core/redelivery';
+import type { RunJobView } from '../core/rerun-plan';
 
 /** Where runners are registered: an organization, or one repository. */
 export type RunnerScope = { readonly org: string } | { readonly owner: string; readonly repo: string };
@@ -75,12 +76,31 @@ export interface GitHubRunners {
     jobId: number,
     bounds?: CallBounds,
   ): Promise<GitHubJobView | 'not-found'>;
-}
-
-/** Whether an error from {@link GitHubRunners.deleteRunner} means the runner is busy with a job. */
-export function isBusyRunnerRefusal(error: unknown): boolean {
-  const e = error as { status?: number; cause?: { status?: number } };
-  return e?.status === 422 || e?.cause?.status === 422;
+  /** A workflow run's latest attempt and status; `not-found` for a 404. */
+  getRun(
+    installationId: number,
+    repository: { readonly owner: string; readonly repo: string },
+    runId: number,
+    bounds?: CallBounds,
+  ): Promise<{ readonly status: string; readonly runAttempt: number } | 'not-found'>;
+  /** The jobs of one attempt of a run (100 a page, at most 3 pages). */
+  listAttemptJobs(
+    installationId: number,
+    repository: { readonly owner: string; readonly repo: string },
+    runId: number,
+    attempt: number,
+    bounds?: CallBounds,
+  ): Promise<RunJobView[]>;
+  /**
+   * Re-runs the failed jobs of a run (`{ runId }`) or one job (`{ jobId }`); needs the App's
+   * *Actions: write* permission. A refusal (4xx) is returned with GitHub's message, not thrown.
+   */
+  rerun(
+    installationId: number,
+    repository: { readonly owner: string; readonly repo: string },
+    target: { readonly runId: number } | { readonly jobId: number },
+    bounds?: CallBounds,
+  ): Promise<'requested' | { readonly refused: number; readonly message: string }>;
 }
 
 /** The REST API version every call asks for. */
@@ -98,6 +118,8 @@ export interface GitHubClientOptions {
   readonly onWarning?: (message: string) => void;
   /** Longest one request may take, in ms (installation token requests included). @default 5000 */
   readonly requestTimeoutMs?: number;
+  /** The fetch requests go through (one that honours a proxy, say). @default the global fetch */
+  readonly fetch?: typeof fetch;
 }
 
 const base64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
@@ -137,7 +159,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
   // caller's deadline may cut it shorter (see `signal`).
   const timedFetch: typeof fetch = (input, init) => {
     const timeout = AbortSignal.timeout(requestTimeoutMs);
-    return fetch(input, {
+    return (options.fetch ?? fetch)(input, {
       ...init,
       signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
     });
@@ -313,6 +335,86 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubRunners 
         };
       } catch (e) {
         if ((e as { status?: number }).status === 404) return 'not-found';
+        throw e;
+      }
+    },
+
+    async getRun(installationId, repository, runId, bounds) {
+      const headers = await authorization(installationId);
+      try {
+        const response = await octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', {
+          owner: repository.owner,
+          repo: repository.repo,
+          run_id: runId,
+          headers,
+          request: { signal: signal(bounds) },
+        });
+        const run = response.data as { status: string | null; run_attempt?: number };
+        return { status: run.status ?? 'unknown', runAttempt: run.run_attempt ?? 1 };
+      } catch (e) {
+        if ((e as { status?: number }).status === 404) return 'not-found';
+        throw e;
+      }
+    },
+
+    async listAttemptJobs(installationId, repository, runId, attempt, bounds) {
+      const headers = await authorization(installationId);
+      const jobs: RunJobView[] = [];
+      for (let page = 1; page <= 3; page++) {
+        const response = await octokit.request(
+          'GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs',
+          {
+            owner: repository.owner,
+            repo: repository.repo,
+            run_id: runId,
+            attempt_number: attempt,
+            per_page: 100,
+            page,
+            headers,
+            request: { signal: signal(bounds) },
+          },
+        );
+        const data = response.data as {
+          total_count: number;
+          jobs: { id: number; name: string; status: string; conclusion: string | null }[];
+        };
+        jobs.push(
+          ...data.jobs.map((j) => ({
+            id: j.id,
+            name: j.name,
+            status: j.status,
+            conclusion: j.conclusion ?? null,
+          })),
+        );
+        if (data.jobs.length < 100 || jobs.length >= data.total_count) break;
+      }
+      return jobs;
+    },
+
+    async rerun(installationId, repository, target, bounds) {
+      const headers = await authorization(installationId);
+      try {
+        if ('runId' in target)
+          await octokit.request('POST /repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs', {
+            owner: repository.owner,
+            repo: repository.repo,
+            run_id: target.runId,
+            headers,
+            request: { signal: signal(bounds) },
+          });
+        else
+          await octokit.request('POST /repos/{owner}/{repo}/actions/jobs/{job_id}/rerun', {
+            owner: repository.owner,
+            repo: repository.repo,
+            job_id: target.jobId,
+            headers,
+            request: { signal: signal(bounds) },
+          });
+        return 'requested';
+      } catch (e) {
+        const status = (e as { status?: number }).status;
+        if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 429)
+          return { refused: status, message: (e as Error).message };
         throw e;
       }
     },

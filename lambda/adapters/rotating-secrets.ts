@@ -105,5 +105,8 @@ export function rotatingGitHubClient(
     listDeliveries: call('listDeliveries'),
     redeliver: call('redeliver'),
     getJob: call('getJob'),
+    getRun: call('getRun'),
+    listAttemptJobs: call('listAttemptJobs'),
+    rerun: call('rerun'),
   };
 }

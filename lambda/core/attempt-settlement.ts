@@ -14,6 +14,11 @@ export interface LeftBehind {
   readonly registrations: readonly RegistrationView[];
   /** Instance ids whose JIT handoff item still exists (written, not yet read by the instance). */
   readonly handoffsPresent: ReadonlySet<string>;
+  /**
+   * Runner names never to adopt: the record gave them up (their spot instance is being interrupted,
+   * or another job took them). Such a launch is undone like any other leftover, unless it is busy.
+   */
+  readonly notAdoptable?: ReadonlySet<string>;
 }
 
 /** What to do about it. */
@@ -37,6 +42,7 @@ export function settleEarlierAttempts(left: LeftBehind): Settlement {
   const regByName = new Map(left.registrations.map((r) => [r.name, r]));
   const alive = left.instances.filter(isAlive);
   const whole = alive
+    .filter((i) => !(i.runnerName && left.notAdoptable?.has(i.runnerName)))
     .filter((i) => {
       const reg = i.runnerName ? regByName.get(i.runnerName) : undefined;
       return (

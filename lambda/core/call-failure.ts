@@ -3,6 +3,15 @@
  * error's status, code and headers.
  */
 
+/**
+ * Whether a failed runner deletion means GitHub refused it because the runner is busy with a job
+ * (422): such a runner is left alone.
+ */
+export function isBusyRunnerRefusal(error: unknown): boolean {
+  const e = error as { status?: number; cause?: { status?: number } };
+  return e?.status === 422 || e?.cause?.status === 422;
+}
+
 /** The verdict on one failed call. */
 export interface CallFailure {
   readonly retryable: boolean;

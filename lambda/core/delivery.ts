@@ -9,6 +9,11 @@ export interface HttpRequest {
   readonly headers?: Record<string, string | undefined>;
   readonly body?: string | null;
   readonly isBase64Encoded?: boolean;
+  /** Where the request came from: `http.sourceIp` (HTTP API) or `identity.sourceIp` (REST API). */
+  readonly requestContext?: {
+    readonly http?: { readonly sourceIp?: string };
+    readonly identity?: { readonly sourceIp?: string };
+  };
 }
 
 /** An answer for the caller: a 4xx with a message it can act on. */

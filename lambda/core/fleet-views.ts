@@ -23,8 +23,11 @@ export interface InstanceView {
   readonly expiresAt?: number;
   readonly instanceType?: string;
   readonly availabilityZone?: string;
+  readonly subnetId?: string;
   /** How it was bought (EC2's `instanceLifecycle`: `spot`, or absent for on-demand). */
   readonly market?: 'spot' | 'on-demand';
+  /** EC2's state reason code (`Client.InternalError` for an instance ended during its launch, say). */
+  readonly stateReason?: string;
 }
 
 /** Whether an instance can still run (or is about to run) a runner. */

@@ -14,6 +14,8 @@ export interface NewJob {
   readonly labels: readonly string[];
   readonly configName: string;
   readonly deliveryId: string;
+  /** The job's name in its workflow (a re-run's job has the same name, and a new id). */
+  readonly jobName?: string;
 }
 
 /** A job record as stored. */
@@ -49,6 +51,16 @@ export interface JobRecord extends NewJob {
   readonly finalReason?: string;
   /** When the reconciler last asked GitHub about the job. */
   readonly checkedAt?: number;
+  /** When EC2 warned that the spot instance running the job would be interrupted. */
+  readonly interruptedAt?: number;
+  /** Runner names of earlier attempts that must never be adopted (interrupted, or taken by another job). */
+  readonly notAdoptable?: readonly string[];
+  /** The job whose `in_progress` named this job's runner (`host/jobId/runAttempt`): the runner was taken. */
+  readonly runnerTakenBy?: string;
+  /** Replacement runners launched because this job's runners were taken. */
+  readonly stolenReplacements?: number;
+  /** Why the current attempt launches on-demand when the config would buy spot. */
+  readonly onDemandReason?: string;
 }
 
 /** Where a launch ended up, written by the lease owner. */

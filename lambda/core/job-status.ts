@@ -15,6 +15,12 @@
  * `launched` only after the instance's JIT handoff is written. The reconciler compares the records
  * that are not final (the `live` index) with the instances and registrations that exist; see
  * `crash-table.ts` for who repairs what when an invocation stops at any step.
+ *
+ * A `launched` job whose runner can no longer serve it (its spot instance is being interrupted
+ * before the job started, or another job took the runner) is taken back to `launching` as its next
+ * attempt by one conditional write on the runner it names (`takeOverLaunched`), which also lists that
+ * runner in `notAdoptable`: no later attempt adopts it. A `running` job whose instance is being
+ * interrupted keeps its status and gains `interruptedAt`; its re-run is a new job (a new id).
  */
 
 /** The status of a job record. */

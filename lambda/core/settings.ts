@@ -3,6 +3,10 @@
  * (shared with `lib/`), and their parsing and validation, done once per container.
  */
 
+import { compileBindingPattern } from './binding-labels';
+import { BreakerSettings, DEFAULT_BREAKER } from './circuit-breaker';
+import { parseSourceCidrs, SourceAllowList } from './source-cidrs';
+
 /** Environment variable names, shared by the construct (which sets them) and the handlers. */
 export const ENV = {
   /** Name of the DynamoDB state table. */
@@ -45,6 +49,16 @@ export const ENV = {
   redeliveryLookbackSeconds: 'REDELIVERY_LOOKBACK_SECONDS',
   /** Longest one GitHub request may take, in milliseconds, before it is aborted (the caller's deadline may cut it shorter). */
   githubRequestTimeoutMs: 'GITHUB_REQUEST_TIMEOUT_MS',
+  /** Regular expression (case-insensitive) of a job's binding labels; empty: none (see core/binding-labels). */
+  bindingLabelPattern: 'BINDING_LABEL_PATTERN',
+  /** `true`: a rebalance recommendation replaces a runner whose job has not started. */
+  replaceOnRebalance: 'REPLACE_ON_REBALANCE',
+  /** `true`: a job a spot interruption failed while it ran is re-run once, on-demand. */
+  rerunInterruptedJobs: 'RERUN_INTERRUPTED_JOBS',
+  /** The spot circuit breaker: `{interruptions}/{window minutes}/{open minutes}`, e.g. `2/15/30`, or `off`. */
+  spotCircuitBreaker: 'SPOT_CIRCUIT_BREAKER',
+  /** Comma-separated CIDR ranges webhook deliveries may come from (empty: any source). */
+  webhookSourceCidrs: 'WEBHOOK_SOURCE_CIDRS',
 } as const;
 
 /** Where a secret value lives. */
@@ -76,6 +90,13 @@ export interface Settings {
   readonly idleTimeoutMs: number;
   readonly githubRequestTimeoutMs: number;
   readonly redeliveryLookbackMs: number;
+  /** A job's binding labels; undefined: none. */
+  readonly bindingLabelPattern?: RegExp;
+  readonly replaceOnRebalance: boolean;
+  readonly rerunInterruptedJobs: boolean;
+  readonly spotCircuitBreaker: BreakerSettings;
+  /** Where deliveries may come from; undefined: anywhere. */
+  readonly webhookSourceCidrs: SourceAllowList;
 }
 
 /** Thrown when the environment is not what the construct sets: a deployment error, not a request error. */
@@ -154,6 +175,40 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
   if (scope !== 'org' && scope !== 'repo')
     problems.push(`${ENV.runnerScope} must be "org" or "repo", got "${scope}"`);
 
+  let webhookSourceCidrs: SourceAllowList;
+  try {
+    webhookSourceCidrs = parseSourceCidrs(env[ENV.webhookSourceCidrs]);
+  } catch (e) {
+    problems.push(`${ENV.webhookSourceCidrs}: ${(e as Error).message}`);
+  }
+
+  let bindingLabelPattern: RegExp | undefined;
+  try {
+    bindingLabelPattern = compileBindingPattern(env[ENV.bindingLabelPattern]);
+  } catch (e) {
+    problems.push(`${ENV.bindingLabelPattern}: ${(e as Error).message}`);
+  }
+  const flag = (name: string, fallback: boolean): boolean => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    if (v === 'true' || v === 'false') return v === 'true';
+    problems.push(`${name} must be "true" or "false", got "${v}"`);
+    return fallback;
+  };
+  const breaker = ((): BreakerSettings => {
+    const v = env[ENV.spotCircuitBreaker];
+    if (v === undefined || v === '') return DEFAULT_BREAKER;
+    if (v === 'off') return { threshold: Number.POSITIVE_INFINITY, windowMs: 0, openMs: 0 };
+    const m = /^(\d+)\/(\d+)\/(\d+)$/.exec(v);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[3]) < 1) {
+      problems.push(
+        `${ENV.spotCircuitBreaker} must be "{interruptions}/{window minutes}/{open minutes}", got "${v}"`,
+      );
+      return DEFAULT_BREAKER;
+    }
+    return { threshold: Number(m[1]), windowMs: Number(m[2]) * 60_000, openMs: Number(m[3]) * 60_000 };
+  })();
+
   const settings: Settings = {
     stateTable: required(ENV.stateTable),
     configPath: required(ENV.configPath),
@@ -176,6 +231,11 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     idleTimeoutMs: number(ENV.idleTimeoutSeconds, 600) * 1000,
     githubRequestTimeoutMs: number(ENV.githubRequestTimeoutMs, 5000),
     redeliveryLookbackMs: number(ENV.redeliveryLookbackSeconds, 3600) * 1000,
+    webhookSourceCidrs,
+    bindingLabelPattern,
+    replaceOnRebalance: flag(ENV.replaceOnRebalance, true),
+    rerunInterruptedJobs: flag(ENV.rerunInterruptedJobs, true),
+    spotCircuitBreaker: breaker,
   };
   if (problems.length > 0) {
     throw new SettingsError(`invalid Lambda environment (the construct sets these): ${problems.join('; ')}`);

@@ -28,6 +28,11 @@ export const LIVE_INDEX = 'live';
 export const LIVE_INDEX_PARTITION_KEY = 'livePk';
 /** The one value of {@link LIVE_INDEX_PARTITION_KEY}. */
 export const LIVE_INDEX_VALUE = 'live';
+/**
+ * The value of {@link LIVE_INDEX_PARTITION_KEY} on the entries of interrupted jobs waiting for their
+ * re-run: a second partition of the same sparse index, so the reconciler lists them with one query.
+ */
+export const RERUN_INDEX_VALUE = 'rerun';
 /** Sort key of {@link LIVE_INDEX}: when the record was created (epoch ms, number). */
 export const LIVE_INDEX_SORT_KEY = 'createdAt';
 

@@ -9,6 +9,7 @@ import { classifyFleetErrors, firstMarket, Market, nextLaunchStep } from '../cor
 import { fleetClientToken } from '../core/runner-name';
 import { INSTANCE_TAGS } from '../core/state-schema';
 import { withRetry } from '../adapters/retrying';
+import { fleetRefusalAdvice, logRefusal } from './launch-refusal';
 import type { LaunchDeps, LaunchRequest } from './launch-job';
 
 /** A launch that cannot succeed in this attempt: the job is deferred with this reason. */
@@ -36,7 +37,11 @@ export async function launchInstance(
     [INSTANCE_TAGS.runnerName]: name,
     [INSTANCE_TAGS.owner]: deps.ownerTag,
   };
-  let market = firstMarket(config.spotStrategy);
+  let market: Market = request.onDemandReason ? 'on-demand' : firstMarket(config.spotStrategy);
+  if (request.onDemandReason) deps.logger.info('launching on-demand', { reason: request.onDemandReason });
+  // Away from an interrupted pool, unless it is the config's only one.
+  const pools = config.instanceTypes.length * config.subnetIds.length;
+  const excludedPools = request.excludedPool && pools > 1 ? [request.excludedPool] : undefined;
   for (let round = 1; ; round++) {
     const result = await withRetry(
       () =>
@@ -45,6 +50,7 @@ export async function launchInstance(
           launchTemplateVersion: config.launchTemplateVersion ?? '$Latest',
           instanceTypes: config.instanceTypes,
           subnetIds: config.subnetIds,
+          excludedPools,
           market,
           tags,
           // A thrown call retried with the same token cannot launch twice; a fleet that launched
@@ -52,16 +58,16 @@ export async function launchInstance(
           clientToken: fleetClientToken(key, request.launchAttempt, market, round),
         }),
       { deadline: request.deadline, now, sleep: deps.sleep, classify: classifyAwsFailure },
-    );
+    ).catch(logRefusal(deps.logger, config.name));
     if (result.launched) return { instanceId: result.instanceId, market };
 
     const cause = classifyFleetErrors(result.errorCodes);
-    const step = nextLaunchStep(config.spotStrategy, market, cause);
+    const step = nextLaunchStep(request.onDemandReason ? 'onDemandOnly' : config.spotStrategy, market, cause);
     if (cause === 'quota' || cause === 'configuration') {
       deps.logger.error(
         cause === 'quota'
           ? 'EC2 quota exhausted: raise the account limit (Service Quotas, "Running On-Demand/Spot instances" vCPUs) or lower concurrency'
-          : 'EC2 rejected the fleet request: check the launch template, subnets and the Lambda role',
+          : `EC2 rejected the fleet request: ${fleetRefusalAdvice(result, config.name)}`,
         { market, errors: result.message },
       );
     } else {

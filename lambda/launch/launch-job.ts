@@ -8,14 +8,15 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { nextPendingAttemptAt } from '../core/backoff';
+import { runnerLabels } from '../core/binding-labels';
 import { classifyAwsFailure, classifyGitHubFailure, gitHubRejectionHint } from '../core/call-failure';
 import { JobKey } from '../core/job-key';
 import { isFinal } from '../core/job-status';
 import { Market } from '../core/launch-decision';
 import { StoredRunnerConfig } from '../core/runner-config';
 import { runnerName } from '../core/runner-name';
-import { Ec2Launcher } from '../adapters/ec2-launcher';
-import { GitHubRunners, JitRunner, RunnerScope } from '../adapters/github';
+import type { Ec2Launcher } from '../adapters/ec2-launcher';
+import type { GitHubRunners, JitRunner, RunnerScope } from '../adapters/github';
 import { CallFailedError, withRetry } from '../adapters/retrying';
 import { StateStore } from '../adapters/state-store';
 import { launchInstance } from './launch-instance';
@@ -52,6 +53,14 @@ export interface LaunchRequest {
   readonly leaseOwner: string;
   /** Epoch ms after which no new remote call is started. */
   readonly deadline: number;
+  /** Runner names of earlier attempts the record gave up (from the record): never adopted. */
+  readonly notAdoptable?: readonly string[];
+  /** A pool this attempt stays away from: the instance type and subnet of an interrupted instance. */
+  readonly excludedPool?: { readonly instanceType: string; readonly subnetId: string };
+  /** Why this attempt launches on-demand whatever the config's spot strategy (a re-run, the breaker). */
+  readonly onDemandReason?: string;
+  /** The job's binding labels, added to the runner's labels (see core/binding-labels). */
+  readonly bindingLabels?: readonly string[];
 }
 
 /** How a launch attempt ended. */
@@ -110,7 +119,7 @@ export async function launchJob(deps: LaunchDeps, request: LaunchRequest): Promi
           request.installationId,
           scope,
           name,
-          config.labels,
+          runnerLabels(config.labels, request.bindingLabels ?? []),
           deps.runnerGroupId,
           {
             deadline: request.deadline,

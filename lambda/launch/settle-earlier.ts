@@ -3,10 +3,10 @@
  * calls it shares with the launch path.
  */
 import { hasUndo, settleEarlierAttempts } from '../core/attempt-settlement';
-import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure';
+import { classifyAwsFailure, classifyGitHubFailure, isBusyRunnerRefusal } from '../core/call-failure';
 import { formatJobKey } from '../core/job-key';
 import { INSTANCE_TAGS } from '../core/state-schema';
-import { isBusyRunnerRefusal, RunnerScope } from '../adapters/github';
+import type { RunnerScope } from '../adapters/github';
 import { CallFailedError, withRetry } from '../adapters/retrying';
 import { attemptRunnerName, LaunchDeps, LaunchOutcome, LaunchRequest } from './launch-job';
 
@@ -60,7 +60,12 @@ export async function settleEarlier(
         handoffsPresent.add(i.instanceId);
     }),
   );
-  const plan = settleEarlierAttempts({ instances, registrations, handoffsPresent });
+  const plan = settleEarlierAttempts({
+    instances,
+    registrations,
+    handoffsPresent,
+    notAdoptable: new Set(request.notAdoptable ?? []),
+  });
   if (plan.adopt || hasUndo(plan)) {
     deps.logger.info('settling earlier launch attempts', {
       adopt: plan.adopt?.instanceId,

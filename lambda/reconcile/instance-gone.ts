@@ -4,6 +4,7 @@
  */
 import { classifyAwsFailure } from '../core/call-failure';
 import { parseFormattedJobKey } from '../core/job-key';
+import { launchTerminationHint } from '../core/launch-failure';
 import { withRetry } from '../adapters/retrying';
 import { Runtime } from '../runtime';
 import { Repairs } from './repairs';
@@ -24,9 +25,10 @@ export async function onInstanceStateChange(
   log.appendKeys({ instanceId, state });
   if (state !== 'shutting-down' && state !== 'terminated') return 'ignored state';
   const aws = { deadline: options.stopBy, now, classify: classifyAwsFailure };
+  const ec2 = await runtime.ec2();
   const listed = await withRetry(
     () =>
-      runtime.ec2.describeOwned(runtime.settings.ownerTag, {
+      ec2.describeOwned(runtime.settings.ownerTag, {
         filters: [{ Name: 'instance-id', Values: [instanceId] }],
         maxPages: 1,
         pageSize: 5,
@@ -38,6 +40,9 @@ export async function onInstanceStateChange(
   if (!instance?.jobKey) return 'not ours';
   const key = parseFormattedJobKey(instance.jobKey);
   if (!key) return 'not ours';
+  const hint = launchTerminationHint(instance.stateReason);
+  if (hint)
+    log.error(`runner instance ended during its launch: ${hint}`, { stateReason: instance.stateReason });
   if (state === 'terminated') {
     // Nobody can read this instance's JIT config any more (it died before its boot read it, say).
     const arn = `${runtime.settings.instanceArnPrefix}${instanceId}`;

@@ -23,6 +23,7 @@ import { KnownScope } from '../adapters/state-store';
 import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
 import { redeliverFailed } from './redeliver-failed';
+import { rerunInterrupted } from './rerun-interrupted';
 import { Repairs } from './repairs';
 
 /** Per-run bounds. */
@@ -106,13 +107,13 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
   }
   summary.ran = true;
   try {
-    const github = await runtime.github();
+    const [github, ec2] = await Promise.all([runtime.github(), runtime.ec2()]);
     const repairs = new Repairs(runtime, github, log, now, options.stopBy, caps.gitHubLookups);
     const aws = { deadline: options.stopBy, now, classify: classifyAwsFailure };
     const [listed, records, known] = await Promise.all([
       withRetry(
         () =>
-          runtime.ec2.describeOwned(settings.ownerTag, {
+          ec2.describeOwned(settings.ownerTag, {
             maxPages: caps.instancePages,
             abortSignal: AbortSignal.timeout(Math.max(1, options.stopBy - now())),
           }),
@@ -179,6 +180,12 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
       return undefined;
     });
     if (redelivery) summary.byKind.redelivered = redelivery.redelivered;
+    // Jobs a spot interruption failed while they ran are re-run once their run has completed.
+    const reruns = await rerunInterrupted(runtime, github, log, options.stopBy, now).catch((e: Error) => {
+      log.warn('could not look at the interrupted jobs; the next run tries again', { error: e.message });
+      return undefined;
+    });
+    if (reruns?.requested) summary.byKind.rerun = reruns.requested;
   } finally {
     await runtime.store.reconciler.releaseLease(leaseOwner).catch(() => undefined);
   }

@@ -3,12 +3,12 @@
  * registration, terminating an instance. Shared by the scheduled run and the state-change path.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure';
+import { classifyAwsFailure, classifyGitHubFailure, isBusyRunnerRefusal } from '../core/call-failure';
 import { GitHubJobView } from '../core/fleet-views';
 import { formatJobKey } from '../core/job-key';
 import { JobRecord } from '../core/job-record';
 import { CheckReason, decideFromGitHub } from '../core/reconcile-plan';
-import { GitHubRunners, isBusyRunnerRefusal, RunnerScope } from '../adapters/github';
+import type { GitHubRunners, RunnerScope } from '../adapters/github';
 import { CallFailedError, withRetry } from '../adapters/retrying';
 import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
@@ -133,12 +133,9 @@ export class Repairs {
   }
 
   async terminate(instanceId: string): Promise<void> {
+    const ec2 = await this.runtime.ec2();
     await withRetry(
-      () =>
-        this.runtime.ec2.terminate(
-          [instanceId],
-          AbortSignal.timeout(Math.max(1, this.deadline - this.now())),
-        ),
+      () => ec2.terminate([instanceId], AbortSignal.timeout(Math.max(1, this.deadline - this.now()))),
       this.bounds(classifyAwsFailure),
     );
   }

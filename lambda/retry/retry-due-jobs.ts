@@ -9,6 +9,7 @@ import { formatJobKey } from '../core/job-key';
 import { LAUNCH_LEASE_MS, pastDeadline } from '../core/job-status';
 import { JobRecord } from '../adapters/state-store';
 import { attemptRunnerName, launchJob } from '../launch/launch-job';
+import { launchOptions } from '../launch/launch-options';
 import { Runtime } from '../runtime';
 
 /** What one run did, for its log line and the tests. */
@@ -101,7 +102,11 @@ async function retryOne(
     log.error('job given up: its runner config was removed', { configName: job.configName });
     return 'expired';
   }
-  const outcome = await launchJob(await runtime.launchDeps(log), {
+  const [deps, options] = await Promise.all([
+    runtime.launchDeps(log),
+    launchOptions(runtime.store, runtime.settings, config, job, log, Date.now()),
+  ]);
+  const outcome = await launchJob(deps, {
     key: job.key,
     repository: job.repository,
     installationId: job.installationId,
@@ -110,6 +115,8 @@ async function retryOne(
     settledThrough: job.settledThrough,
     leaseOwner,
     deadline,
+    notAdoptable: job.notAdoptable,
+    ...options,
   });
   return outcome.status === 'launched' ? 'launched' : outcome.status === 'deferred' ? 'deferred' : 'skipped';
 }

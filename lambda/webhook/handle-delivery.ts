@@ -10,11 +10,15 @@ import { HttpRequest, readDelivery, RequestError } from '../core/delivery';
 import { JobKey } from '../core/job-key';
 import { LAUNCH_LEASE_MS } from '../core/job-status';
 import { routeJob } from '../core/routing';
+import { splitBindingLabels } from '../core/binding-labels';
+import { sourceAllowed } from '../core/source-cidrs';
 import { parseJson, parseWorkflowJob, workflowJobAction, WorkflowJobEvent } from '../core/workflow-job';
 import { classifyAwsFailure } from '../core/call-failure';
 import { withRetry } from '../adapters/retrying';
 import { NewJob } from '../adapters/state-store';
 import { attemptRunnerName, launchJob } from '../launch/launch-job';
+import { launchOptions } from '../launch/launch-options';
+import { onRunnerTaken } from '../launch/stolen-runner';
 import { Runtime } from '../runtime';
 
 /** An API Gateway HTTP API response. */
@@ -41,6 +45,12 @@ export async function handleDelivery(
 ): Promise<HttpResponse> {
   const log = runtime.logger.createChild();
   try {
+    const sourceIp = request.requestContext?.http?.sourceIp ?? request.requestContext?.identity?.sourceIp;
+    if (!sourceAllowed(runtime.settings.webhookSourceCidrs, sourceIp))
+      throw new RequestError(
+        403,
+        `source ${sourceIp ?? '(unknown)'} is not in the webhook's allowed source ranges`,
+      );
     const delivery = readDelivery(request);
     log.appendKeys({ deliveryId: delivery.deliveryId, event: delivery.event });
     if (!delivery.signature) throw new RequestError(401, 'missing X-Hub-Signature-256 header');
@@ -82,14 +92,11 @@ export async function handleDelivery(
     switch (job.action) {
       case 'in_progress': {
         const before = await runtime.store.jobs.recordInProgress(key, job.runnerName ?? '', now);
-        if (before?.runnerName && job.runnerName && before.runnerName !== job.runnerName) {
-          log.warn('job taken by another runner than the one launched for it', {
-            launchedRunner: before.runnerName,
-            takenBy: job.runnerName,
-          });
-        }
-        if (before) return respond(200, { message: 'recorded' });
-        return earlyOrFinal(runtime, log, job, key, delivery.deliveryId, now);
+        const answer = before
+          ? respond(200, { message: 'recorded' })
+          : await earlyOrFinal(runtime, log, job, key, delivery.deliveryId, now);
+        const stolen = await onRunnerTaken(runtime, log, key, before, job.runnerName, startedAt);
+        return stolen ? respond(answer.statusCode, { ...JSON.parse(answer.body), runner: stolen }) : answer;
       }
       case 'completed': {
         const before = await runtime.store.jobs.recordCompleted(key, job.conclusion, now);
@@ -130,7 +137,13 @@ function newJob(job: WorkflowJobEvent, key: JobKey, configName: string, delivery
     labels: job.labels,
     configName,
     deliveryId,
+    jobName: job.jobName || undefined,
   };
+}
+
+/** The labels routing looks at: the job's, without its binding labels. */
+function routingLabels(runtime: Runtime, job: WorkflowJobEvent): readonly string[] {
+  return splitBindingLabels(job.labels, runtime.settings.bindingLabelPattern).routing;
 }
 
 /**
@@ -145,7 +158,7 @@ async function earlyOrFinal(
   deliveryId: string,
   now: number,
 ): Promise<HttpResponse> {
-  const route = routeJob(job.labels, await runtime.configs.configs());
+  const route = routeJob(routingLabels(runtime, job), await runtime.configs.configs());
   if (!route.matched) return respond(200, { message: 'not a job of ours' });
   const record = newJob(job, key, route.config.name, deliveryId);
   const early =
@@ -170,7 +183,7 @@ async function queuedOrWaiting(
   startedAt: number,
 ): Promise<HttpResponse> {
   const configs = await runtime.configs.configs();
-  const route = routeJob(job.labels, configs);
+  const route = routeJob(routingLabels(runtime, job), configs);
   if (!route.matched) {
     // The one log line that answers "why was my job never picked up?".
     log.info('no runner config matches the job', {
@@ -196,13 +209,14 @@ async function queuedOrWaiting(
   // Until the claim is written nothing about the job is durable: retry it for as long as the budget allows.
   // Write-ahead: the claim names attempt 1 and its runner before any remote call of the launch.
   const firstRunner = attemptRunnerName(runtime.settings, config.name, key, 1);
-  const claimed = await withRetry(
-    () => runtime.store.jobs.claim(record, firstRunner, leaseOwner, now, LAUNCH_LEASE_MS),
-    {
+  // The reads that decide the market run beside the claim: no call is added to the critical path.
+  const [claimed, options] = await Promise.all([
+    withRetry(() => runtime.store.jobs.claim(record, firstRunner, leaseOwner, now, LAUNCH_LEASE_MS), {
       deadline,
       classify: classifyAwsFailure,
-    },
-  );
+    }),
+    launchOptions(runtime.store, runtime.settings, config, record, log, now),
+  ]);
   if (!claimed) {
     const existing = await runtime.store.jobs.get(key).catch(() => undefined);
     const why =
@@ -222,6 +236,7 @@ async function queuedOrWaiting(
     launchAttempt: 1,
     leaseOwner,
     deadline,
+    ...options,
   });
   if (outcome.status === 'launched') {
     return respond(200, {

@@ -3,8 +3,7 @@
  * `--json` a last line holding one JSON object. No figure here is asserted anywhere: these machines
  * are shared and noisy, so read medians and ratios, not single runs.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -16,11 +15,13 @@ import { captureOutput, loadHandler, loadHandlers, Handlers } from '../local-clo
 import { CallLog, criticalPath as criticalPathOf } from '../local-cloud/call-log';
 import { ContainerPool } from '../local-cloud/containers';
 import { apiGatewayEvent, LocalCloud, startLocalCloud, workflowJobPayload } from '../local-cloud/local-cloud';
+import { coldStart, coldStartLines } from './cold-start';
 import { deliveriesRun, DeliveriesFigures } from './deliveries';
 import { lifecycleDay } from './lifecycle';
 
 const ROOT = join(__dirname, '..', '..');
-const WEBHOOK_BUNDLE = join(ROOT, 'dist', 'assets', 'webhook', 'index.js');
+const WEBHOOK_DIR = join(process.env.BUNDLES_DIR ?? join(ROOT, 'dist', 'assets'), 'webhook');
+const WEBHOOK_BUNDLE = join(WEBHOOK_DIR, 'index.js');
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -150,7 +151,7 @@ async function burst() {
       Promise.all(
         cloud.ec2
           .takeEvents()
-          .filter((e) => e.detail.state === 'terminated')
+          .filter((e) => 'state' in e.detail && e.detail.state === 'terminated')
           .map((e) => reconcile(e, { getRemainingTimeInMillis: () => 60_000 })),
       );
     while (liveByJob().size < jobs && rounds < 30) {
@@ -212,15 +213,6 @@ async function makeAllPendingDue(cloud: LocalCloud) {
   } while (startKey);
 }
 
-/** Loading the webhook bundle in a fresh Node process (module evaluation only), median of 7. */
-function coldInit() {
-  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(WEBHOOK_BUNDLE)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-  const runs = Array.from({ length: 7 }, () =>
-    Number(execFileSync(process.execPath, ['-e', script]).toString()),
-  );
-  return { coldInitMs: round(median(runs)), bundleBytes: statSync(WEBHOOK_BUNDLE).size };
-}
-
 async function bootOverhead(): Promise<number | undefined> {
   const file = join(ROOT, 'test', 'bench', 'boot-bench.mjs');
   if (!existsSync(file)) return undefined;
@@ -228,12 +220,36 @@ async function bootOverhead(): Promise<number | undefined> {
   return round((await mod.measureBootOverheadMs()).medianMs);
 }
 
+/** The interruption and stolen-runner figures of the lifecycle day. */
+function interruptionFigures(life: Awaited<ReturnType<typeof lifecycleDay>>) {
+  return {
+    interrupted: life.interrupted,
+    replaced: life.replaced,
+    rerun: life.rerun,
+    rerunOnDemand: life.rerunOnDemand,
+    rerunLaunchedOnDemand: life.rerunLaunchedOnDemand,
+    rerunNotOnce: life.rerunNotOnce,
+    stolen: life.stolen,
+    stolenReplaced: life.stolenReplaced,
+  };
+}
+
+/** The readable line of the lifecycle day's interruptions and stolen runners. */
+function lifecycleInterruptionsLine(life: Awaited<ReturnType<typeof lifecycleDay>>): string {
+  return (
+    `  lifecycle day, spot and stealing: ${life.interrupted} spot interruptions, ${life.replaced} jobs relaunched before they started, ` +
+    `${life.rerun} re-runs asked, ${life.rerunLaunchedOnDemand} re-run jobs launched on-demand (${life.rerunOnDemand} ran on on-demand), ${life.rerunNotOnce} interrupted jobs not re-run exactly once; ` +
+    `${life.stolen} runners taken by another job, ${life.stolenReplaced} replacements launched`
+  );
+}
+
 /** The readable line of the deliveries figure. */
 function deliveriesLine(d: DeliveriesFigures): string {
   return (
     `  deliveries failing (10% of first deliveries, 20% of rounds reordered): ${d.jobs} jobs, ${d.launched} ran, ` +
     `${d.lost} lost, ${d.duplicates} run twice; ${d.failedDeliveries} failed deliveries, ${d.redelivered} redeliveries; ` +
-    `${d.launchedAfterCompletion} instances launched after their job completed`
+    `${d.launchedAfterCompletion} instances launched after the deployment recorded their job's end, ` +
+    `${d.launchesRacingCompletion} launched while the job's end was on its way (then terminated)`
   );
 }
 
@@ -254,12 +270,21 @@ async function main() {
   if (only === 'lifecycle') {
     captureOutput();
     const day = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
+    err(`${lifecycleInterruptionsLine(day)}\n`);
     out(`${JSON.stringify({ lifecycle: day })}\n`);
     return;
   }
   if (only === 'burst') {
     captureOutput();
     out(`${JSON.stringify({ burst: await burst() })}\n`);
+    return;
+  }
+  if (only === 'coldstart') {
+    captureOutput();
+    // --bundle DIR measures another build's webhook bundle (a copy of dist/assets/webhook), to compare.
+    const c = await coldStart(arg('bundle') ?? WEBHOOK_DIR, Number(arg('cold-rounds') ?? 9));
+    err(`${coldStartLines(c).join('\n')}\n`);
+    if (json) out(`${JSON.stringify({ coldStart: c })}\n`);
     return;
   }
   if (only === 'deliveries') {
@@ -276,7 +301,7 @@ async function main() {
   const cp = await criticalPath();
   const latency = await handlerLatency();
   const b = await burst();
-  const cold = coldInit();
+  const cold = await coldStart(WEBHOOK_DIR, Number(arg('cold-rounds') ?? 9));
   const boot = await bootOverhead();
   const life = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
   const deliveries = await deliveriesRun(Number(arg('deliveries-jobs') ?? 1000));
@@ -293,9 +318,7 @@ async function main() {
     `  burst of ${b.jobs} with faults: ${b.launched} launched, ${b.duplicates} duplicated, ${b.lost} lost; ` +
       `${b.launchedOnFirstDelivery} on first delivery, ${b.jobs - b.launchedOnFirstDelivery} by ${b.retryRounds} scheduled-retry round(s); drained in ${b.drainSeconds} s (retry waits compressed)`,
   );
-  say(
-    `  cold init of the webhook bundle: ${cold.coldInitMs} ms; bundle ${(cold.bundleBytes / 1024).toFixed(0)} KiB`,
-  );
+  for (const line of coldStartLines(cold)) say(line);
   if (boot !== undefined) say(`  boot script overhead (start → runner exec): ${boot} ms`);
   say(
     `  lifecycle day (${life.virtualHours} virtual hours): ${life.jobs} jobs, ${life.ran} ran, ${life.cancelled} cancelled, ` +
@@ -303,6 +326,7 @@ async function main() {
       `${life.leakedHandoffs} JIT configs; ${life.idleInstanceMinutesPerJob} idle instance-minutes a job; queued → running p50 ${life.queueP50s} s, p95 ${life.queueP95s} s; ` +
       `${life.webhookKills} webhook and ${life.retryKills} retry invocations stopped, ${life.redelivered} redeliveries, ${life.hungGitHubCalls} GitHub calls hung`,
   );
+  say(lifecycleInterruptionsLine(life));
   say(deliveriesLine(deliveries));
   const summary = {
     criticalPathCalls: cp.criticalPathCalls,
@@ -315,7 +339,8 @@ async function main() {
       lost: b.lost,
       drainSeconds: b.drainSeconds,
     },
-    coldInitMs: cold.coldInitMs,
+    coldInitMs: { completed: cold.completed.coldInitMs, queued: cold.queued.coldInitMs },
+    coldStart: cold,
     bundleBytes: cold.bundleBytes,
     ...(boot !== undefined ? { bootOverheadMs: boot } : {}),
     lifecycle: {
@@ -328,6 +353,7 @@ async function main() {
       idleInstanceMinutesPerJob: life.idleInstanceMinutesPerJob,
       queueP50s: life.queueP50s,
       queueP95s: life.queueP95s,
+      ...interruptionFigures(life),
     },
     deliveries,
   };

@@ -26,8 +26,14 @@ export interface DeliveriesFigures {
   duplicates: number;
   /** Jobs never run and not cancelled. */
   lost: number;
-  /** Instances launched for a job GitHub had already completed. */
+  /** Instances launched for a job after the webhook had recorded its `completed`. Goal 0. */
   launchedAfterCompletion: number;
+  /**
+   * Instances launched for a job GitHub had completed but whose `completed` had not yet reached the
+   * deployment (handled at the same moment, or still failing); each launch undoes itself when its
+   * record write is refused, or the reconciler reaps it.
+   */
+  launchesRacingCompletion: number;
 }
 
 /** Runs the deliveries scenario; the same `seed` replays the same run. */
@@ -83,6 +89,7 @@ export async function deliveriesRun(jobs = 1000, seed = 11): Promise<DeliveriesF
       duplicates: f.duplicates,
       lost: f.lost,
       launchedAfterCompletion: f.launchedAfterCompletion,
+      launchesRacingCompletion: f.launchesRacingCompletion,
     };
   } finally {
     await world.stop();

@@ -3,22 +3,26 @@
  * dynalite, the three built Lambdas in killable containers). At least 2,000 jobs with mixed label
  * sets, so runners are taken by other jobs; 5% cancelled while queued; 3% of boots failing (half
  * die, half hang); 5% of webhook invocations stopped at a random call (before it leaves, in flight,
- * or after it landed); 2% of retry runs stopped likewise; 1% of GitHub calls hung. Then the world
+ * or after it landed); 2% of retry runs stopped likewise; 1% of GitHub calls hung; 5% of spot
+ * instances interrupted (half before their job started, half while it ran); 20% of jobs with a
+ * binding label. Then the world
  * runs until nothing is left to do, and the figures are counted from what exists.
  */
 import type { GateDecision, Interceptor } from '../local-cloud/gate';
-import { World, WorldFigures } from '../local-cloud/world';
+import { World, WorldRunFigures } from '../local-cloud/world';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 /** The label sets jobs ask for, with their shares: generic jobs can take any runner. */
 const LABEL_MIX: [number, string[]][] = [
-  [0.35, ['self-hosted', 'linux', 'x64']],
-  [0.2, ['self-hosted', 'linux']],
+  [0.3, ['self-hosted', 'linux', 'x64']],
+  [0.25, ['self-hosted', 'linux']],
   [0.2, ['self-hosted', 'linux', 'arm64']],
   [0.25, ['self-hosted', 'linux', 'x64', 'large']],
 ];
+/** Share of jobs whose workflow adds a binding label (`bind-{run}-{job}-{index}`). */
+const BOUND_SHARE = 0.2;
 
 function killAtRandom(random: () => number, share: number): Interceptor | undefined {
   if (random() >= share) return undefined;
@@ -30,7 +34,10 @@ function killAtRandom(random: () => number, share: number): Interceptor | undefi
 }
 
 /** Runs the day; `jobs` at least 2,000 for the figures the README quotes. */
-export async function lifecycleDay(jobs = 2000, seed = 7): Promise<WorldFigures & { virtualHours: number }> {
+export async function lifecycleDay(
+  jobs = 2000,
+  seed = 7,
+): Promise<WorldRunFigures & { virtualHours: number }> {
   const world = await World.create({
     seed,
     cloud: {
@@ -40,7 +47,12 @@ export async function lifecycleDay(jobs = 2000, seed = 7): Promise<WorldFigures 
         { name: 'linux-x64-large', labels: ['self-hosted', 'linux', 'x64', 'large'] },
       ],
       // A hung call costs its request timeout (real time), bounded by the caller's deadline.
-      extraEnv: { GITHUB_REQUEST_TIMEOUT_MS: '1500' },
+      extraEnv: { GITHUB_REQUEST_TIMEOUT_MS: '1500', BINDING_LABEL_PATTERN: '^bind-' },
+    },
+    // 5% of spot instances interrupted: half before their runner took a job, half while it runs one.
+    interruptSpot: (random) => {
+      const r = random();
+      return r < 0.025 ? 'before-start' : r < 0.05 ? 'during' : undefined;
     },
     bootOutcome: (_id, random) => {
       const r = random();
@@ -61,7 +73,8 @@ export async function lifecycleDay(jobs = 2000, seed = 7): Promise<WorldFigures 
     for (const t of times) {
       const r = random();
       let acc = 0;
-      const labels = LABEL_MIX.find(([share]) => (acc += share) > r)?.[1] ?? LABEL_MIX[0][1];
+      const mix = LABEL_MIX.find(([share]) => (acc += share) > r)?.[1] ?? LABEL_MIX[0][1];
+      const labels = random() < BOUND_SHARE ? [...mix, `bind-${Math.floor(t)}-build-0`] : mix;
       const durationMs = 2 * MIN + Math.floor(random() * 18 * MIN);
       const cancelAfterMs = random() < 0.05 ? 5_000 + Math.floor(random() * 2 * MIN) : undefined;
       world.at(start + t, 'job', () => void world.queueJob({ labels, durationMs, cancelAfterMs }));
@@ -73,7 +86,8 @@ export async function lifecycleDay(jobs = 2000, seed = 7): Promise<WorldFigures 
     await world.runUntil(start + 24 * HOUR);
     await world.runToQuiescence(6 * HOUR);
     world.cloud.github.setHangRate('all', 0, seed);
-    return { ...(await world.figures()), virtualHours: Math.round((world.now() - start) / HOUR) };
+    const figures = await world.figures();
+    return { ...figures, virtualHours: Math.round((world.now() - start) / HOUR) };
   } finally {
     await world.stop();
   }

@@ -2,6 +2,7 @@
 // cloud) into .bench/ and runs it with the same Node, passing the arguments through.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
+import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,8 +20,12 @@ await build({
   logLevel: 'warning',
   define: { __dirname: JSON.stringify(join(root, 'test', 'bench')) },
 });
+// The handlers are loaded from a copy of the built bundles: a rebuild during a run cannot mix versions.
+const bundles = join(root, '.bench', 'assets');
+rmSync(bundles, { recursive: true, force: true });
+cpSync(join(root, 'dist', 'assets'), bundles, { recursive: true });
 const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], {
   stdio: 'inherit',
-  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', BUNDLES_DIR: bundles },
 });
 process.exit(run.status ?? 1);

@@ -227,7 +227,7 @@ describe('EphemeralRunners with the defaults', () => {
     });
   });
 
-  test('the runner role reads and deletes only its own JIT handoff item, and writes its logs', () => {
+  test('the runner role takes (DeleteItem) only its own JIT handoff item, and writes its logs', () => {
     const roleId = logicalId(runners.runnerRole);
     expect(resourceOf(runners.runnerRole).Properties.ManagedPolicyArns).toBeUndefined();
     const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
@@ -238,7 +238,7 @@ describe('EphemeralRunners with the defaults', () => {
     const table = onlyResource(template, 'AWS::DynamoDB::Table');
     expect(statements).toContainEqual({
       Effect: 'Allow',
-      Action: ['dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      Action: 'dynamodb:DeleteItem',
       Resource: { 'Fn::GetAtt': [table.logicalId, 'Arn'] },
       Condition: {
         'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['${ec2:SourceInstanceARN}'] },
@@ -247,10 +247,7 @@ describe('EphemeralRunners with the defaults', () => {
     });
     const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
     // No other DynamoDB access, and no way to terminate (the instance shuts itself down).
-    expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual([
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-    ]);
+    expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:DeleteItem']);
     expect(actions).not.toContain('ec2:TerminateInstances');
     expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
   });
@@ -262,9 +259,16 @@ describe('EphemeralRunners with the defaults', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Sid: 'LaunchOwnedInstances',
-            Action: ['ec2:CreateFleet', 'ec2:RunInstances'],
+            Sid: 'CreateFleetOwnedInstances',
+            Action: 'ec2:CreateFleet',
             Condition: { StringEquals: { [`aws:RequestTag/${INSTANCE_TAGS.owner}`]: ownerTag } },
+          }),
+          Match.objectLike({
+            Sid: 'RunOwnedInstancesFromOwnTemplates',
+            Action: 'ec2:RunInstances',
+            Condition: Match.objectLike({
+              StringEquals: { [`aws:RequestTag/${INSTANCE_TAGS.owner}`]: ownerTag },
+            }),
           }),
           Match.objectLike({
             Sid: 'TagAtLaunch',
@@ -283,10 +287,8 @@ describe('EphemeralRunners with the defaults', () => {
             Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
           }),
           Match.objectLike({
-            Sid: 'CreateSpotServiceLinkedRoles',
-            Condition: {
-              StringEquals: { 'iam:AWSServiceName': ['spot.amazonaws.com', 'ec2fleet.amazonaws.com'] },
-            },
+            Sid: 'CreateSpotServiceLinkedRole',
+            Condition: { StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' } },
           }),
           Match.objectLike({ Sid: 'ResolveAmiParameters', Action: 'ssm:GetParameters' }),
         ]),

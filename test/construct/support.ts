@@ -15,7 +15,7 @@ export type Overrides = Omit<Partial<EphemeralRunnersProps>, 'github'> & { githu
 
 /** The bundles the construct packages; `npm run build` makes them, a placeholder does for these tests. */
 export function ensureHandlerBundles(): void {
-  for (const name of ['webhook', 'retry', 'reconcile']) {
+  for (const name of ['webhook', 'retry', 'reconcile', 'teardown']) {
     const file = path.join(__dirname, '..', '..', 'dist', 'assets', name, 'index.js');
     if (!fs.existsSync(file)) {
       fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -95,7 +95,7 @@ describe('synth-time validation names the prop and the fix', () => {
     [
       "a job runtime over GitHub's limit",
       { runnerConfigs: [{ ...x64, maxJobRuntime: Duration.days(6) }] },
-      /maxJobRuntime must be between 1 minute and 5 days/,
+      /runnerConfigs\[0\] \("x64"\)\.maxJobRuntime 6 days must be between 10 minutes and 5 days/,
     ],
     [
       'a malformed AMI id',

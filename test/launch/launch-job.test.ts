@@ -106,6 +106,15 @@ function world(faults: Faults = {}) {
     async redeliver() {
       throw new Error('the launch path never redelivers');
     },
+    async getRun() {
+      throw new Error('the launch path never reads runs');
+    },
+    async listAttemptJobs() {
+      throw new Error('the launch path never lists a run attempt');
+    },
+    async rerun() {
+      throw new Error('the launch path never re-runs');
+    },
   };
   const ec2 = {
     async launch() {

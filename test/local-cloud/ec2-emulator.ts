@@ -4,7 +4,7 @@
 import { randomUUID } from 'crypto';
 import { IncomingMessage, ServerResponse } from 'http';
 import { delay, FaultPlan, LocalServer, startLocalServer } from './emulator-server';
-import { StateChangeEvent } from './ec2-events';
+import type { Ec2Event } from './ec2-events';
 import { createFleet } from './ec2-fleet';
 import {
   createTags,
@@ -24,7 +24,21 @@ import {
 } from './ec2-query-protocol';
 
 export type { EmulatedInstance, InstanceStateName } from './ec2-instances';
-export type { StateChangeEvent } from './ec2-events';
+export type {
+  Ec2Event,
+  RebalanceRecommendationEvent,
+  SpotInterruptionWarningEvent,
+  StateChangeEvent,
+} from './ec2-events';
+export {
+  isStateChangeEvent,
+  REBALANCE_RECOMMENDATION_DETAIL_TYPE,
+  SPOT_INTERRUPTION_DETAIL_TYPE,
+  STATE_CHANGE_DETAIL_TYPE,
+} from './ec2-events';
+
+/** How long after its interruption warning EC2 interrupts a spot instance: two minutes. */
+export const SPOT_INTERRUPTION_NOTICE_MS = 120_000;
 
 /** Options for {@link Ec2Emulator.start}. */
 export interface Ec2EmulatorOptions {
@@ -68,8 +82,10 @@ const ACTIONS: Record<string, ActionHandler> = {
  *
  * Implements CreateFleet (`Type=instant` only), DescribeInstances, TerminateInstances and
  * CreateTags. Every request is recorded in {@link Ec2Emulator.calls}, including failed ones. Every
- * instance state change emits an EventBridge `EC2 Instance State-change Notification`, which the
- * test collects with {@link Ec2Emulator.takeEvents}.
+ * instance state change emits an EventBridge `EC2 Instance State-change Notification`, and the spot
+ * signals a test raises ({@link Ec2Emulator.warnSpotInterruption},
+ * {@link Ec2Emulator.recommendRebalance}) emit theirs; the test collects them with
+ * {@link Ec2Emulator.takeEvents}.
  *
  * @example
  * const ec2 = await Ec2Emulator.start();
@@ -180,6 +196,16 @@ export class Ec2Emulator {
     return [...this.world.instances.values()].map((i) => ({ ...i, tags: { ...i.tags } }));
   }
 
+  /** How many instances were ever launched, forgotten ones included: a point in launch order. */
+  launchCount(): number {
+    return this.world.launchCount;
+  }
+
+  /** An instance's place in launch order (1 for the first ever launched; 0 once forgotten). */
+  sequenceOf(instanceId: string): number {
+    return this.world.sequenceOf(instanceId);
+  }
+
   /** One instance's state, without copying the world (undefined once forgotten, or never launched). */
   stateOf(instanceId: string): InstanceStateName | undefined {
     return this.world.instances.get(instanceId)?.state;
@@ -239,10 +265,65 @@ export class Ec2Emulator {
   }
 
   /**
-   * Removes and returns the state-change events emitted since the last call, in emission order.
-   * Real EventBridge delivery is unordered and at least once: see {@link StateChangeEvent}.
+   * EC2 is reclaiming a `running` spot instance: emits the `EC2 Spot Instance Interruption Warning`
+   * (`instance-action: terminate`, a runner's interruption behaviour) and schedules the termination
+   * for two minutes later by `Date.now()`; {@link completeInterruptions} carries it out once that
+   * time has come. Throws for an on-demand instance, one not `running`, or one already warned.
    */
-  takeEvents(): StateChangeEvent[] {
+  warnSpotInterruption(instanceId: string): void {
+    const instance = this.runningSpot(instanceId, 'warnSpotInterruption');
+    if (this.world.spotInterruptions.has(instanceId)) {
+      throw new Error(`warnSpotInterruption: instance ${instanceId} was already warned`);
+    }
+    this.world.outbox.recordInterruptionWarning(instanceId, instance.availabilityZone);
+    this.world.spotInterruptions.set(instanceId, Date.now() + SPOT_INTERRUPTION_NOTICE_MS);
+  }
+
+  /**
+   * Emits an `EC2 Instance Rebalance Recommendation` for a `running` spot instance, and nothing else:
+   * the instance keeps running (an interruption may follow, or never come). Throws for an on-demand
+   * instance or one not `running`.
+   */
+  recommendRebalance(instanceId: string): void {
+    this.runningSpot(instanceId, 'recommendRebalance');
+    this.world.outbox.recordRebalanceRecommendation(instanceId);
+  }
+
+  /** The interruptions warned of and not yet carried out, with when EC2 terminates each (`Date.now()` ms). */
+  pendingInterruptions(): { instanceId: string; terminateAt: number }[] {
+    return [...this.world.spotInterruptions].map(([instanceId, terminateAt]) => ({
+      instanceId,
+      terminateAt,
+    }));
+  }
+
+  /**
+   * Interrupts every warned spot instance whose two minutes have passed (`Date.now()`): `shutting-down`
+   * with state reason `Server.SpotInstanceTermination`, then `terminated` as the lifecycle does (at
+   * once, or at {@link completeShutdowns} when it is manual), each state with its event. An instance
+   * already shutting down or terminated in the meantime is left alone.
+   * @returns the ids of the instances it interrupted, in warning order
+   */
+  completeInterruptions(): string[] {
+    const now = Date.now();
+    const interrupted: string[] = [];
+    for (const [instanceId, terminateAt] of this.world.spotInterruptions) {
+      if (terminateAt > now) continue;
+      this.world.spotInterruptions.delete(instanceId);
+      const instance = this.world.instances.get(instanceId);
+      if (!instance || instance.state === 'shutting-down' || instance.state === 'terminated') continue;
+      this.world.beginShutdown(instance, 'Server.SpotInstanceTermination');
+      interrupted.push(instanceId);
+    }
+    return interrupted;
+  }
+
+  /**
+   * Removes and returns the events emitted since the last call (state changes and spot signals), in
+   * emission order. Real EventBridge delivery is unordered and at least once: see
+   * {@link StateChangeEvent}; {@link isStateChangeEvent} picks out the state changes.
+   */
+  takeEvents(): Ec2Event[] {
     return this.world.outbox.take();
   }
 
@@ -257,6 +338,15 @@ export class Ec2Emulator {
       .map((i) => i.instanceId);
     this.world.forget(ids);
     return ids;
+  }
+
+  /** The `running` spot instance `instanceId`, which `method` needs. */
+  private runningSpot(instanceId: string, method: string): EmulatedInstance {
+    const instance = this.instance(instanceId, method, 'running');
+    if (instance.market !== 'spot') {
+      throw new Error(`${method}: instance ${instanceId} is on-demand; EC2 interrupts only spot instances`);
+    }
+    return instance;
   }
 
   /** The live instance `instanceId`, which `method` needs to be in state `expected` (if given). */

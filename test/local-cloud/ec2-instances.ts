@@ -15,7 +15,7 @@ import {
   structListParam,
   tagSet,
 } from './ec2-query-protocol';
-import { StateChangeOutbox } from './ec2-events';
+import { Ec2EventOutbox } from './ec2-events';
 
 /** Instance states, with the codes EC2 reports for them (`instanceState.code`). */
 export const INSTANCE_STATE_CODES = {
@@ -77,8 +77,10 @@ export class Ec2World {
   readonly subnetZones = new Map<string, string>();
   /** Answers of CreateFleet by ClientToken, for idempotent replays. */
   readonly fleetsByToken = new Map<string, { fingerprint: string; body: string }>();
-  /** State-change events not yet taken by the test. */
-  readonly outbox: StateChangeOutbox;
+  /** EventBridge events (state changes, spot signals) not yet taken by the test. */
+  readonly outbox: Ec2EventOutbox;
+  /** Spot instances warned of an interruption, with the `Date.now()` at which EC2 terminates them. */
+  readonly spotInterruptions = new Map<string, number>();
   /**
    * Whether instances wait in `pending` and `shutting-down` until the test moves them on. When
    * false, each launch and shutdown passes through both states at once (and emits both events).
@@ -99,7 +101,7 @@ export class Ec2World {
     launchState: 'pending' | 'running' = 'running',
   ) {
     this.manualLifecycle = launchState === 'pending';
-    this.outbox = new StateChangeOutbox(region, this.accountId);
+    this.outbox = new Ec2EventOutbox(region, this.accountId);
   }
 
   /** A fresh id in EC2's shape: prefix + 17 hex digits (deterministic, so failures reproduce). */
@@ -158,6 +160,7 @@ export class Ec2World {
     for (const id of instanceIds) {
       this.instances.delete(id);
       this.launchSequence.delete(id);
+      this.spotInterruptions.delete(id);
     }
   }
 

@@ -9,7 +9,7 @@ import {
   Instance,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { Ec2Emulator, Ec2EmulatorOptions, StateChangeEvent } from './ec2-emulator';
+import { Ec2Emulator, Ec2EmulatorOptions, isStateChangeEvent, StateChangeEvent } from './ec2-emulator';
 import { credentials, expectEc2Error, fleetInput } from './ec2-test-support';
 
 let ec2: Ec2Emulator;
@@ -52,7 +52,9 @@ async function describeOne(id: string): Promise<Instance> {
 
 /** The events taken since the last call, as `instanceId:state` pairs. */
 function taken(): string[] {
-  return ec2.takeEvents().map((e) => `${e.detail['instance-id']}:${e.detail.state}`);
+  return ec2
+    .takeEvents()
+    .map((e) => `${e.detail['instance-id']}:${isStateChangeEvent(e) ? e.detail.state : e['detail-type']}`);
 }
 
 describe("launchState 'pending': the test moves instances on", () => {

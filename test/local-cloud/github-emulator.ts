@@ -14,6 +14,7 @@ import type {
   JobView,
   OutboxDelivery,
   RunnerView,
+  RunView,
 } from './github-emulator/api-types';
 import { FaultPlan, type SecondaryRateLimitKind } from './github-emulator/faults';
 import {
@@ -23,6 +24,8 @@ import {
   type QueueJobInput,
 } from './github-emulator/jobs';
 import type { RouteName } from './github-emulator/routes';
+import { applyRerun } from './github-emulator/run-handlers';
+import { decideRerunFailedJobs, deriveRun, jobsOfRun } from './github-emulator/runs';
 import { ApiServer, type RecordedCall, type RedeliveryHandler } from './github-emulator/server';
 import {
   EmulatorState,
@@ -30,6 +33,7 @@ import {
   scopeKey,
   type EmulatedRunner,
   type Permissions,
+  type RerunRequest,
 } from './github-emulator/state';
 import { emitWorkflowJobEvent } from './github-emulator/webhook-payloads';
 
@@ -40,18 +44,20 @@ export type {
   JobView,
   OutboxDelivery,
   RunnerView,
+  RunView,
 } from './github-emulator/api-types';
 export type { RouteName } from './github-emulator/routes';
 export type { SecondaryRateLimitKind } from './github-emulator/faults';
 export type { JobConclusion, JobStatus, QueueJobInput } from './github-emulator/jobs';
 export type { RecordedCall, RedeliveryHandler } from './github-emulator/server';
-export type { Permissions } from './github-emulator/state';
+export type { Permissions, RerunRequest } from './github-emulator/state';
 export { JIT_SECRET_MARKER } from './github-emulator/runner-handlers';
 
 const DEFAULT_PERMISSIONS: Permissions = {
   administration: 'write',
   organization_self_hosted_runners: 'write',
-  actions: 'read',
+  // Re-running interrupted jobs needs Actions: write; tests of the refusal grant `read` themselves.
+  actions: 'write',
   metadata: 'read',
 };
 
@@ -80,11 +86,16 @@ export class GitHubEmulator {
   );
 
   private constructor(options: GitHubEmulatorOptions) {
-    this.server = new ApiServer(this.state, this.faults, {
-      ghes: options.ghes ?? false,
-      ghesVersion: options.ghesVersion ?? '3.14.0',
-      tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
-    });
+    this.server = new ApiServer(
+      this.state,
+      this.faults,
+      {
+        ghes: options.ghes ?? false,
+        ghesVersion: options.ghesVersion ?? '3.14.0',
+        tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
+      },
+      this.scheduler,
+    );
   }
 
   /** The Octokit `baseUrl`: `http://127.0.0.1:PORT`, plus `/api/v3` in GHES mode. */
@@ -325,6 +336,40 @@ export class GitHubEmulator {
   /** Snapshots of every job, oldest first. */
   jobs(): JobView[] {
     return [...this.state.jobs.values()].map(jobView);
+  }
+
+  /** A workflow run as its jobs make it (latest attempt, status, conclusion), or undefined. */
+  run(runId: number): RunView | undefined {
+    const run = deriveRun(jobsOfRun(this.state.jobs.values(), runId));
+    return (
+      run && {
+        id: run.id,
+        repository: run.repository,
+        runAttempt: run.runAttempt,
+        status: run.status,
+        conclusion: run.conclusion,
+        jobIds: run.jobs.map((j) => j.id),
+      }
+    );
+  }
+
+  /**
+   * What a person clicking "Re-run failed jobs" does: the run's failed and cancelled jobs get a new
+   * attempt, queued (with their events) and scheduled, under GitHub's rules. Throws GitHub's
+   * message while the run is not completed, or when nothing failed. Returns the new job ids.
+   */
+  rerunByPerson(runId: number): number[] {
+    const run = deriveRun(jobsOfRun(this.state.jobs.values(), runId));
+    if (!run) throw new Error(`GitHubEmulator: no workflow run ${runId}`);
+    const decision = decideRerunFailedJobs(run);
+    if (!decision.ok) throw new Error(`GitHubEmulator: run ${runId}: ${decision.message}`);
+    const request = { by: 'person', kind: 'failed-jobs', jobId: null, atMs: this.server.nowMs() } as const;
+    return [...applyRerun(this.state, this.scheduler, request, decision.jobs).newJobIds];
+  }
+
+  /** Re-runs GitHub accepted, from the API (`by: 'app'`) or a person, oldest first. */
+  get rerunRequests(): readonly RerunRequest[] {
+    return this.state.rerunRequests;
   }
 
   /**

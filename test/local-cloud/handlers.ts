@@ -5,9 +5,10 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { runInThisContext } from 'node:vm';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
-const ASSETS = join(__dirname, '..', '..', 'dist', 'assets');
+// The bench runs from a copy (BUNDLES_DIR), so a rebuild while it runs cannot change its bundles.
+const ASSETS = process.env.BUNDLES_DIR ?? join(__dirname, '..', '..', 'dist', 'assets');
 
 /** The Node realm's globals: what a bundle, evaluated in that realm, sees unless told otherwise. */
 const NODE_REALM_DATE = runInThisContext('Date') as DateConstructor;
@@ -33,6 +34,12 @@ export interface LoadOptions {
   readonly isolateEnv?: boolean;
   /** The bundle's timers, e.g. ones a dead container cannot keep the process alive with. @default the Node realm's */
   readonly timers?: BundleTimers;
+  /**
+   * Told the name of each file of the bundle as the container evaluates it: `index.js`, then a file
+   * it requires beside itself (`launch-clients.js`, the launch path's clients) when first needed.
+   * @default nothing is told
+   */
+  readonly onFileLoad?: (name: string) => void;
 }
 
 /** Loads one bundle into a new module with `env` applied to process.env first. */
@@ -41,27 +48,40 @@ export function loadBundle<T>(name: string, env: Record<string, string>, options
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   const bundleProcess = options.isolateEnv ? processWithEnv({ ...process.env, ...env }) : process;
   if (!options.isolateEnv) Object.assign(process.env, env);
+  const timers = options.timers ?? nodeRealmTimers;
+  const nodeRequire = createRequire(file);
+  // A file the bundle requires beside itself (the launch path's clients) is part of the same
+  // container: evaluated like the bundle, with its process, Date and timers, once per container.
+  const siblings = new Map<string, unknown>();
+  const bundleRequire = (id: string): unknown => {
+    if (!id.startsWith('./')) return nodeRequire(id);
+    if (!siblings.has(id)) siblings.set(id, evaluate(join(file, '..', id)));
+    return siblings.get(id);
+  };
   // A module of our own, outside any loader cache, so every load is a cold start. `process` is
   // passed in: under Jest, the test's process.env is not the Node realm's. So are `Date`, so that a
   // container can live in virtual time, and the timers, so that a dead one lets the process exit.
-  const wrapper = runInThisContext(
-    `(function (exports, require, module, __filename, __dirname, process, Date, setTimeout, clearTimeout) {${readFileSync(file, 'utf8')}\n})`,
-    { filename: file },
-  ) as (...args: unknown[]) => void;
-  const module = { exports: {} as unknown };
-  const timers = options.timers ?? nodeRealmTimers;
-  wrapper(
-    module.exports,
-    createRequire(file),
-    module,
-    file,
-    join(file, '..'),
-    bundleProcess,
-    options.Date ?? NODE_REALM_DATE,
-    timers.setTimeout,
-    timers.clearTimeout,
-  );
-  return module.exports as T;
+  const evaluate = (path: string): unknown => {
+    options.onFileLoad?.(basename(path));
+    const wrapper = runInThisContext(
+      `(function (exports, require, module, __filename, __dirname, process, Date, setTimeout, clearTimeout) {${readFileSync(path, 'utf8')}\n})`,
+      { filename: path },
+    ) as (...args: unknown[]) => void;
+    const module = { exports: {} as unknown };
+    wrapper(
+      module.exports,
+      bundleRequire,
+      module,
+      path,
+      join(path, '..'),
+      bundleProcess,
+      options.Date ?? NODE_REALM_DATE,
+      timers.setTimeout,
+      timers.clearTimeout,
+    );
+    return module.exports;
+  };
+  return evaluate(file) as T;
 }
 
 /** `process` as a bundle sees it, with `env` in place of `process.env`; everything else is shared. */
@@ -99,6 +119,7 @@ export interface HandlerSignatures {
   webhook(event: unknown): Promise<WebhookResponse>;
   retry(event: unknown, context?: LambdaContext): Promise<Record<string, number>>;
   reconcile(event: unknown, context?: LambdaContext): Promise<Record<string, number>>;
+  interrupt(event: unknown, context?: LambdaContext): Promise<{ result: string }>;
 }
 
 /** The name of a Lambda bundle (`dist/assets/<name>`). */

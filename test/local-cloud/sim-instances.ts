@@ -76,6 +76,11 @@ export class SimInstances {
     return instanceId;
   }
 
+  /** Whether the instance's runner is running a job. */
+  isBusy(instanceId: string): boolean {
+    return this.lives.get(instanceId)?.busySince !== undefined;
+  }
+
   /** The instance's job ended: its runner exits and the boot script shuts the instance down. */
   jobDone(instanceId: string): void {
     const life = this.lives.get(instanceId);

@@ -8,7 +8,7 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ContainerPool } from './containers';
-import type { StateChangeEvent } from './ec2-events';
+import { isStateChangeEvent, type Ec2Event } from './ec2-events';
 import type { Interceptor, KilledCall } from './gate';
 import type { OutboxDelivery } from './github-emulator/api-types';
 import { apiGatewayEvent, LocalCloud, LocalCloudOptions, startLocalCloud } from './local-cloud';
@@ -31,8 +31,33 @@ export type DeliveryFault = { readonly kind: '5xx' | '429' | 'timeout' | 'droppe
 
 /** The figures of a world: {@link WorldFigures} and the delivery figures counted by the world itself. */
 export type WorldRunFigures = WorldFigures & {
-  /** Instances launched for a job GitHub had already completed (a late `queued` that still launched). */
+  /**
+   * Instances launched for a job after the webhook had answered its `completed` (a late `queued`, a
+   * retry or a relaunch that still launched): the deployment knew the job had ended. Goal 0.
+   */
   launchedAfterCompletion: number;
+  /**
+   * Instances launched for a job GitHub had completed before the deployment heard of it: a `queued`
+   * and a `completed` handled at once (a job cancelled as it was queued), or a `completed` still
+   * failing to be delivered. The launch cannot know; its record write is refused and it undoes itself.
+   */
+  launchesRacingCompletion: number;
+  /** Spot interruption warnings EC2 sent (before the job started, or while it ran). */
+  interrupted: number;
+  /** Jobs launched anew by the interruption Lambda (warning or rebalance before the job started). */
+  replaced: number;
+  /** Re-runs the App asked GitHub for. */
+  rerun: number;
+  /** Re-run jobs that ran on on-demand instances (GitHub may give a re-run job to any runner whose labels fit). */
+  rerunOnDemand: number;
+  /** Re-run jobs for which an on-demand instance was launched (what the deployment decides). */
+  rerunLaunchedOnDemand: number;
+  /** Jobs an interruption failed while they ran that were not re-run exactly once (goal 0). */
+  rerunNotOnce: number;
+  /** `in_progress` deliveries whose runner was launched for another job. */
+  stolen: number;
+  /** Replacements launched for jobs whose runner another job took. */
+  stolenReplaced: number;
 };
 
 /** Options of a world. */
@@ -64,6 +89,14 @@ export interface WorldOptions {
    * @default never (a round's deliveries are handled concurrently)
    */
   readonly reorder?: (random: () => number) => boolean;
+  /**
+   * Whether EC2 interrupts a spot instance, drawn once per spot instance as it is first seen:
+   * `before-start` warns 10 s after launch (its runner has not taken a job: boots take 40 s or
+   * more), `during` warns 5 s after its runner took a job; the instance goes two minutes after the
+   * warning, as EC2's notice says. `rebalance` sends a rebalance recommendation 10 s after launch.
+   * @default never
+   */
+  readonly interruptSpot?: (random: () => number) => 'before-start' | 'during' | 'rebalance' | undefined;
 }
 
 /** One queued job of the simulation. */
@@ -96,12 +129,29 @@ export class World {
   readonly webhook: ContainerPool<'webhook'>;
   readonly retry: ContainerPool<'retry'>;
   readonly reconciler: ContainerPool<'reconcile'>;
+  readonly interrupter: ContainerPool<'interrupt'>;
   readonly random: () => number;
   /** Every job the simulation queued, by GitHub job id. */
   readonly jobs = new Map<
     number,
-    { spec: SimJobSpec; queuedAt: number; startedAt?: number; starts: number }
+    {
+      spec: SimJobSpec;
+      queuedAt: number;
+      startedAt?: number;
+      starts: number;
+      /** The job this one re-runs (GitHub's re-run of a failed job: a new job id). */
+      rerunOf?: number;
+      /** The market of the instance whose runner took it. */
+      market?: string;
+    }
   >();
+  /** Spot interruptions the world made, by kind, and the jobs a `during` interruption failed. */
+  readonly interruptions = { beforeStart: 0, during: 0, rebalance: 0, failedJobs: new Set<number>() };
+  /** `in_progress` deliveries whose runner was launched for another job. */
+  stolen = 0;
+  /** Replacements launched for jobs whose runner was taken, as the webhook answered. */
+  stolenReplaced = 0;
+  private readonly interruptPlans = new Map<string, 'before-start' | 'during' | 'rebalance'>();
   /** Per-invocation notes for tests (kills, answers). */
   readonly log: string[] = [];
   /** The calls at which containers were killed, in order (a call killed in flight can land later). */
@@ -114,7 +164,19 @@ export class World {
   readonly instances: SimInstances;
   private readonly cancelledByDesign = new Set<number>();
   private ticking = false;
-  private counts = { webhookKills: 0, retryKills: 0, failedDeliveries: 0, launchedAfterCompletion: 0 };
+  private counts = {
+    webhookKills: 0,
+    retryKills: 0,
+    failedDeliveries: 0,
+    launchedAfterCompletion: 0,
+    launchesRacingCompletion: 0,
+  };
+  /**
+   * For each job whose `completed` the webhook answered 2xx: how many instances had been launched
+   * when it answered. An instance of that job later in launch order was launched although the
+   * deployment had recorded the job's end.
+   */
+  private readonly completionHeard = new Map<number, number>();
   /** Instances already looked at for {@link WorldRunFigures.launchedAfterCompletion}. */
   private readonly seenInstances = new Set<string>();
   /** Redeliveries GitHub made, by guid (a test checks that a failure was redelivered exactly once). */
@@ -131,6 +193,7 @@ export class World {
     this.webhook = new ContainerPool({ handler: 'webhook', ...pool });
     this.retry = new ContainerPool({ handler: 'retry', ...pool });
     this.reconciler = new ContainerPool({ handler: 'reconcile', ...pool });
+    this.interrupter = new ContainerPool({ handler: 'interrupt', ...pool });
     this.random = seededRandom(options.seed ?? 1);
     this.instances = new SimInstances(
       cloud,
@@ -307,11 +370,23 @@ export class World {
     }
   }
 
-  private async forward(event: StateChangeEvent): Promise<void> {
+  private async forward(event: Ec2Event): Promise<void> {
+    if (!isStateChangeEvent(event)) {
+      // The interruption rule's matches go to the interruption Lambda.
+      const run = await this.interrupter.invoke(event, { getRemainingTimeInMillis: () => 60_000 });
+      if (!run.killed) this.interruptionResults.push(run.result.result);
+      return;
+    }
     if (event.detail.state !== 'shutting-down' && event.detail.state !== 'terminated') return;
     // EventBridge delivers the rule's matches to the reconciler; it checks the owner tag itself.
     await this.reconciler.invoke(event, { getRemainingTimeInMillis: () => 110_000 });
   }
+
+  /** The jobs counted in `rerunNotOnce` by the last {@link figures}. */
+  rerunNotOnceIds: number[] = [];
+
+  /** What the interruption Lambda answered, in order (a test and the bench count them). */
+  readonly interruptionResults: string[] = [];
 
   /**
    * Counts the instances not seen before that were launched for a job GitHub had already completed.
@@ -322,12 +397,43 @@ export class World {
     for (const i of this.cloud.ec2.instances()) {
       if (this.seenInstances.has(i.instanceId)) continue;
       this.seenInstances.add(i.instanceId);
+      this.planInterruption(i.instanceId, i.market);
       const jobId = /\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1];
-      if (jobId !== undefined && this.cloud.github.job(Number(jobId))?.status === 'completed') {
+      if (jobId === undefined || this.cloud.github.job(Number(jobId))?.status !== 'completed') continue;
+      const heard = this.completionHeard.get(Number(jobId));
+      if (heard !== undefined && this.cloud.ec2.sequenceOf(i.instanceId) > heard) {
         this.counts.launchedAfterCompletion++;
         this.launchesAfterCompletion.push({ jobId: Number(jobId), instanceId: i.instanceId, at: this.now() });
-      }
+      } else this.counts.launchesRacingCompletion++;
     }
+  }
+
+  private planInterruption(instanceId: string, market: string): void {
+    const plan = market === 'spot' ? this.options.interruptSpot?.(this.random) : undefined;
+    if (!plan) return;
+    this.interruptPlans.set(instanceId, plan);
+    if (plan === 'during') return; // warned when its runner takes a job
+    this.at(this.now() + 10_000, `interrupt ${instanceId}`, () => {
+      if (this.cloud.ec2.stateOf(instanceId) === 'pending') this.cloud.ec2.markRunning(instanceId);
+      if (this.cloud.ec2.stateOf(instanceId) !== 'running' || this.instances.isBusy(instanceId)) return;
+      if (plan === 'rebalance') {
+        this.interruptions.rebalance++;
+        this.cloud.ec2.recommendRebalance(instanceId);
+      } else this.warn(instanceId, 'beforeStart');
+    });
+  }
+
+  /** EC2's two-minute notice; the instance goes when it is up. */
+  private warn(instanceId: string, kind: 'beforeStart' | 'during'): void {
+    if (this.cloud.ec2.stateOf(instanceId) === 'pending') this.cloud.ec2.markRunning(instanceId);
+    if (this.cloud.ec2.stateOf(instanceId) !== 'running') return;
+    this.interruptions[kind]++;
+    this.cloud.ec2.warnSpotInterruption(instanceId);
+    this.at(
+      this.now() + 120_001,
+      `interrupted ${instanceId}`,
+      () => void this.cloud.ec2.completeInterruptions(),
+    );
   }
 
   /** Counts a status GitHub logs as a failed attempt; returns it. */
@@ -339,6 +445,7 @@ export class World {
   private async deliver(d: OutboxDelivery): Promise<void> {
     const job = (d.payload as { workflow_job: { id: number; runner_name: string | null } }).workflow_job;
     const first = !this.delivered.has(d.guid);
+    if (d.action === 'queued' && first && !this.jobs.has(job.id)) this.registerRerun(job.id);
     if (d.action === 'in_progress' && first) this.started(job.id, job.runner_name);
     this.delivered.set(d.guid, d);
     const fault = first ? this.options.deliveryFault?.(d, this.random) : undefined;
@@ -368,12 +475,29 @@ export class World {
       intercept: this.options.killWebhook?.(d, this.random),
     });
     const status = run.killed ? 0 : run.result.statusCode;
+    if (!run.killed && d.action === 'in_progress' && run.result.body.includes('"runner":"stolen-replaced"'))
+      this.stolenReplaced++;
+    if (d.action === 'completed' && status >= 200 && status < 300 && !this.completionHeard.has(job.id))
+      this.completionHeard.set(job.id, this.cloud.ec2.launchCount());
     if (run.killed) {
       this.counts.webhookKills++;
       this.noteKill(run.killed);
     }
     this.log.push(`${kind} ${d.action} ${job.id}: ${run.killed ? `killed at ${run.killed.target}` : status}`);
     return status;
+  }
+
+  /** A job GitHub queued by a re-run: it runs as long as the job it re-runs. */
+  private registerRerun(jobId: number): void {
+    const rerunOf = this.cloud.github.job(jobId)?.rerunOf ?? undefined;
+    const original = rerunOf !== undefined ? this.jobs.get(rerunOf) : undefined;
+    if (!original || rerunOf === undefined) return;
+    this.jobs.set(jobId, {
+      spec: { ...original.spec, cancelAfterMs: undefined },
+      queuedAt: this.now(),
+      starts: 0,
+      rerunOf,
+    });
   }
 
   private noteKill(kill: KilledCall): void {
@@ -411,6 +535,16 @@ export class World {
       sim.startedAt ??= this.now();
     }
     const instanceId = this.instances.busy(runnerName);
+    const launchedFor = /-(\d+)-\d+-\d+-[0-9a-f]{6}$/.exec(runnerName ?? '')?.[1];
+    if (launchedFor !== undefined && Number(launchedFor) !== jobId) this.stolen++;
+    if (sim && instanceId && sim.rerunOf !== undefined)
+      sim.market = this.cloud.ec2.instances().find((i) => i.instanceId === instanceId)?.market;
+    if (instanceId && this.interruptPlans.get(instanceId) === 'during')
+      this.at(this.now() + 5_000, `interrupt ${instanceId}`, () => {
+        if (this.cloud.github.job(jobId)?.status !== 'in_progress') return;
+        this.interruptions.failedJobs.add(jobId);
+        this.warn(instanceId, 'during');
+      });
     this.at(this.now() + (sim?.spec.durationMs ?? 60_000), `finish ${jobId}`, () => {
       if (this.cloud.github.job(jobId)?.status !== 'in_progress') return;
       this.cloud.github.finishJob(jobId);
@@ -442,12 +576,53 @@ export class World {
       ...this.counts,
       redelivered: this.redeliveries,
       hungGitHubCalls: github.hungRequests,
+      ...this.interruptionFigures(),
+    };
+  }
+
+  private interruptionFigures() {
+    const { github } = this.cloud;
+    const reruns = new Map<number, number>();
+    let rerunOnDemand = 0;
+    for (const sim of this.jobs.values()) {
+      if (sim.rerunOf === undefined) continue;
+      reruns.set(sim.rerunOf, (reruns.get(sim.rerunOf) ?? 0) + 1);
+      if (sim.market === 'on-demand') rerunOnDemand++;
+    }
+    const rerunJobs = new Set(
+      [...this.jobs.entries()].filter(([, j]) => j.rerunOf !== undefined).map(([id]) => id),
+    );
+    const rerunLaunchedOnDemand = new Set(
+      this.cloud.ec2
+        .instances()
+        .filter((i) => i.market === 'on-demand')
+        .map((i) => Number(/\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1]))
+        .filter((id) => rerunJobs.has(id)),
+    ).size;
+    const failed = [...this.interruptions.failedJobs].filter(
+      (id) => github.job(id)?.conclusion === 'failure',
+    );
+    this.rerunNotOnceIds = failed.filter((id) => reruns.get(id) !== 1);
+    return {
+      interrupted: this.interruptions.beforeStart + this.interruptions.during,
+      replaced: this.interruptionResults.filter((r) => r.startsWith('replaced: relaunched')).length,
+      rerun: github.rerunRequests.filter((r) => r.by === 'app').length,
+      rerunOnDemand,
+      rerunLaunchedOnDemand,
+      rerunNotOnce: failed.filter((id) => reruns.get(id) !== 1).length,
+      stolen: this.stolen,
+      stolenReplaced: this.stolenReplaced,
     };
   }
 
   async stop(): Promise<void> {
     this.ticking = false;
-    await Promise.all([this.webhook.stop(), this.retry.stop(), this.reconciler.stop()]);
+    await Promise.all([
+      this.webhook.stop(),
+      this.retry.stop(),
+      this.reconciler.stop(),
+      this.interrupter.stop(),
+    ]);
     await this.cloud.stop();
     this.clock.uninstall();
   }

@@ -47,6 +47,7 @@ export function jobFromItem(item: Record<string, AttributeValue>): JobRecord {
     labels: item.labels?.L?.map((v) => v.S ?? '') ?? [],
     configName: s('configName') ?? '',
     deliveryId: s('deliveryId') ?? '',
+    jobName: s('jobName'),
     status: (s('status') ?? 'pending') as JobStatus,
     createdAt: n('createdAt') ?? 0,
     launchAttempts: n('launchAttempts') ?? 0,
@@ -67,6 +68,11 @@ export function jobFromItem(item: Record<string, AttributeValue>): JobRecord {
     conclusion: s('conclusion'),
     finalReason: s('finalReason'),
     checkedAt: n('checkedAt'),
+    interruptedAt: n('interruptedAt'),
+    notAdoptable: item.notAdoptable?.SS,
+    runnerTakenBy: s('runnerTakenBy'),
+    stolenReplacements: n('stolenReplacements'),
+    onDemandReason: s('onDemandReason'),
   };
 }
 
@@ -84,6 +90,7 @@ export function newJobItem(job: NewJob, now: number): Record<string, AttributeVa
     labels: { L: job.labels.map(S) },
     configName: S(job.configName),
     deliveryId: S(job.deliveryId),
+    ...(job.jobName ? { jobName: S(job.jobName) } : {}),
     createdAt: N(now),
     [TTL_ATTRIBUTE]: ttl(now, JOB_RECORD_TTL_SECONDS),
   };

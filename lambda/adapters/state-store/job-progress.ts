@@ -256,6 +256,21 @@ export class JobProgress {
     );
   }
 
+  /**
+   * Records that the spot instance running a job will be interrupted (the job will fail). Holds only
+   * while the job runs on `runnerName` (or is launched on it and its runner is busy: its
+   * `in_progress` is still on the way) and was not recorded as interrupted before.
+   */
+  async markInterrupted(key: JobKey, runnerName: string, now: number): Promise<boolean> {
+    const done = await this.update(
+      key,
+      'SET interruptedAt = :now',
+      '((#status = :running AND takenByRunner = :rn) OR (#status = :launched AND runnerName = :rn)) AND attribute_not_exists(interruptedAt)',
+      { ':now': N(now), ':running': S('running'), ':launched': S('launched'), ':rn': S(runnerName) },
+    );
+    return done !== undefined;
+  }
+
   /** Records the end of a job (`completed`), cancelled ones included, and stops any pending launch. */
   async recordCompleted(key: JobKey, conclusion: string | null, now: number): Promise<JobRecord | undefined> {
     return this.recordProgress(

@@ -95,6 +95,68 @@ export class JobRecords extends JobProgress {
     return out === true ? undefined : out;
   }
 
+  /**
+   * Takes a launched job back as its next launch attempt because its runner can no longer serve it:
+   * the spot instance will be interrupted, or the runner was taken by another job. Holds only while
+   * the record still names `runnerName` as its runner and `seen.launchAttempts` as its attempt, so
+   * two events about one runner take the job once. The runner is written to `notAdoptable`, so no
+   * later attempt adopts it; the job is due for the scheduled retry when the lease expires.
+   * @returns the record as taken, or undefined when the job moved on.
+   */
+  async takeOverLaunched(
+    seen: Pick<JobRecord, 'key' | 'launchAttempts'>,
+    runnerName: string,
+    next: {
+      attemptRunnerName: string;
+      leaseOwner: string;
+      reason: string;
+      takenBy?: string;
+      onDemandReason?: string;
+    },
+    now: number,
+    leaseMs: number,
+  ): Promise<JobRecord | undefined> {
+    const stolen = next.takenBy !== undefined;
+    const out = await this.update(
+      seen.key,
+      'SET #status = :launching, leaseOwner = :me, leaseUntil = :until, #gsi = :gsi, #next = :until, launchAttempts = :attempt, attemptRunnerName = :rn, lastError = :reason' +
+        (stolen ? ', runnerTakenBy = :by' : '') +
+        (next.onDemandReason ? ', onDemandReason = :od' : '') +
+        ' ADD notAdoptable :old' +
+        (stolen ? ', stolenReplacements :one' : '') +
+        ' REMOVE instanceId, runnerName, runnerId, market, instanceGoneAt',
+      '#status = :launched AND runnerName = :old1 AND launchAttempts = :seen',
+      {
+        ':launching': S('launching'),
+        ':launched': S('launched'),
+        ':me': S(next.leaseOwner),
+        ':until': N(now + leaseMs),
+        ':gsi': S(PENDING_INDEX_VALUE),
+        ':attempt': N(seen.launchAttempts + 1),
+        ':seen': N(seen.launchAttempts),
+        ':rn': S(next.attemptRunnerName),
+        ':reason': S(next.reason),
+        ':old': { SS: [runnerName] },
+        ':old1': S(runnerName),
+        ...(stolen ? { ':by': S(next.takenBy!), ':one': N(1) } : {}),
+        ...(next.onDemandReason ? { ':od': S(next.onDemandReason) } : {}),
+      },
+      'ALL_NEW',
+    );
+    return out === true ? undefined : out;
+  }
+
+  /** Records on a launched job that `runnerName`, its runner, was taken by `takenBy`, without relaunching. */
+  async noteRunnerTaken(key: JobKey, runnerName: string, takenBy: string): Promise<boolean> {
+    const done = await this.update(
+      key,
+      'SET runnerTakenBy = :by ADD notAdoptable :old',
+      '#status = :launched AND runnerName = :rn',
+      { ':by': S(takenBy), ':old': { SS: [runnerName] }, ':rn': S(runnerName), ':launched': S('launched') },
+    );
+    return done !== undefined;
+  }
+
   /** An update that holds only while `leaseOwner` holds the job's launch lease. */
   private async updateIfOwner(
     key: JobKey,

@@ -50,7 +50,9 @@ export interface InstallationOptions {
   /** `owner/repo` names when only selected repositories are covered. @default all repositories */
   readonly repositories?: string[];
   /**
-   * @default { administration: 'write', organization_self_hosted_runners: 'write', actions: 'read',
+   * What the App's installation was granted. Re-runs need `actions: 'write'`; give `actions: 'read'`
+   * to see GitHub refuse them.
+   * @default { administration: 'write', organization_self_hosted_runners: 'write', actions: 'write',
    *   metadata: 'read' }
    */
   readonly permissions?: Permissions;
@@ -118,6 +120,24 @@ export interface JobView {
   readonly headBranch: string;
   /** Commit. */
   readonly headSha: string;
+  /** The job this one re-runs (its previous execution), or null in the run's first execution. */
+  readonly rerunOf: number | null;
+}
+
+/** A workflow run, derived from its jobs, as tests inspect it. */
+export interface RunView {
+  /** Workflow run id. */
+  readonly id: number;
+  /** `owner/repo`. */
+  readonly repository: string;
+  /** The latest attempt. */
+  readonly runAttempt: number;
+  /** The latest attempt's status: `queued`, `in_progress` or `completed` (or `waiting`). */
+  readonly status: JobStatus;
+  /** Once completed, over the latest execution of every job; else null. */
+  readonly conclusion: 'success' | 'failure' | 'cancelled' | null;
+  /** Ids of every job of every attempt, oldest first. */
+  readonly jobIds: number[];
 }
 
 /** A webhook delivery waiting in the outbox: what GitHub would POST to the app's webhook URL. */

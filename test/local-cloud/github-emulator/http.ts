@@ -1,5 +1,6 @@
 // The contract between the server core and the route handlers: what a handler is given, what it
 // returns, and how it fails. Handlers never touch `http` objects, so they stay plain functions.
+import type { JobScheduler } from './jobs';
 import type {
   EmulatedApp,
   EmulatedDelivery,
@@ -67,6 +68,8 @@ export interface HandlerContext {
   readonly redeliveryWindowDays: number;
   /** Starts an asynchronous redelivery attempt (GitHub answers 202 before it delivers). */
   readonly scheduleRedelivery: (delivery: EmulatedDelivery) => void;
+  /** The job scheduler, for routes that create jobs (re-runs). */
+  readonly scheduler: JobScheduler;
 }
 
 /** A route handler. */

@@ -44,6 +44,7 @@ function job(id: number, fields: Partial<EmulatedJob> = {}): EmulatedJob {
     workflowName: 'CI',
     headBranch: 'main',
     headSha: '0'.repeat(40),
+    rerunOf: null,
     ...fields,
   };
 }

@@ -62,6 +62,11 @@ export interface EmulatedJob {
   readonly headBranch: string;
   /** Commit the run is for. */
   readonly headSha: string;
+  /**
+   * The job this one re-runs (same name, labels and run, the previous execution), or null for a
+   * job of the run's first execution. Not in GitHub's JSON: GitHub links them by name and attempt.
+   */
+  readonly rerunOf: number | null;
 }
 
 /** What a test gives to queue a job. */
@@ -155,32 +160,52 @@ export class JobScheduler {
     const runId = input.runId ?? (this.nextRunId += 1 + randomInt(40));
     const headSha = input.headSha ?? this.runCommits.get(runId) ?? randomBytes(20).toString('hex');
     this.runCommits.set(runId, headSha);
-    const now = isoSeconds(this.nowMs());
-    const job: EmulatedJob = {
-      id: (this.nextJobId += 1 + randomInt(90)),
+    const job = this.create({
       runId,
       runAttempt: input.runAttempt ?? 1,
       repository: input.repository,
       installationId: installation.id,
       labels: [...input.labels],
-      status: 'queued',
-      conclusion: null,
-      runnerId: null,
-      runnerName: null,
-      runnerGroupId: null,
-      runnerGroupName: null,
-      createdAt: now,
-      startedAt: now,
-      completedAt: null,
       name: input.name ?? 'build',
       workflowName: input.workflowName ?? 'CI',
       headBranch: input.headBranch ?? 'main',
       headSha,
-    };
-    this.state.jobs.set(job.id, job);
-    this.emit('queued', job);
+      rerunOf: null,
+    });
     this.schedule();
     return job;
+  }
+
+  /**
+   * Re-runs jobs of one workflow run as its next attempt, as a re-run request does: a new job (new
+   * id, same name, labels and run, `run_attempt` one more than the run's latest) for each, all
+   * queued (each emitting `queued`) before the scheduler runs. The caller checks GitHub's rules.
+   */
+  rerun(originals: readonly EmulatedJob[]): EmulatedJob[] {
+    if (originals.length === 0) throw new Error('GitHubEmulator: nothing to re-run');
+    const runId = originals[0].runId;
+    if (originals.some((j) => j.runId !== runId)) {
+      throw new Error('GitHubEmulator: a re-run covers the jobs of one workflow run');
+    }
+    const runAttempt =
+      Math.max(...[...this.state.jobs.values()].filter((j) => j.runId === runId).map((j) => j.runAttempt)) +
+      1;
+    const jobs = originals.map((o) =>
+      this.create({
+        runId,
+        runAttempt,
+        repository: o.repository,
+        installationId: o.installationId,
+        labels: [...o.labels],
+        name: o.name,
+        workflowName: o.workflowName,
+        headBranch: o.headBranch,
+        headSha: o.headSha,
+        rerunOf: o.id,
+      }),
+    );
+    this.schedule();
+    return jobs;
   }
 
   /**
@@ -253,6 +278,41 @@ export class JobScheduler {
       job.startedAt = isoSeconds(this.nowMs());
       this.emit('in_progress', job);
     }
+  }
+
+  /** Stores a new queued job with a fresh id and emits its `queued` event (no scheduling). */
+  private create(
+    fields: Omit<
+      EmulatedJob,
+      | 'id'
+      | 'status'
+      | 'conclusion'
+      | 'runnerId'
+      | 'runnerName'
+      | 'runnerGroupId'
+      | 'runnerGroupName'
+      | 'createdAt'
+      | 'startedAt'
+      | 'completedAt'
+    >,
+  ): EmulatedJob {
+    const now = isoSeconds(this.nowMs());
+    const job: EmulatedJob = {
+      id: (this.nextJobId += 1 + randomInt(90)),
+      ...fields,
+      status: 'queued',
+      conclusion: null,
+      runnerId: null,
+      runnerName: null,
+      runnerGroupId: null,
+      runnerGroupName: null,
+      createdAt: now,
+      startedAt: now,
+      completedAt: null,
+    };
+    this.state.jobs.set(job.id, job);
+    this.emit('queued', job);
+    return job;
   }
 
   private runningJobOf(runnerId: number): EmulatedJob | undefined {

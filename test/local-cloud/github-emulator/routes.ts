@@ -19,7 +19,11 @@ export type RouteName =
   | 'deleteRunnerOrg'
   | 'listDeliveries'
   | 'redeliver'
-  | 'getJob';
+  | 'getJob'
+  | 'getRun'
+  | 'listJobsForRunAttempt'
+  | 'rerunFailedJobs'
+  | 'rerunJob';
 
 /** How a route authenticates its caller: the app's JWT, or an installation access token. */
 export type AuthKind = 'jwt' | 'installation';
@@ -180,6 +184,38 @@ export const ROUTES: readonly RouteSpec[] = [
     permission: actions('read'),
     docPath: '/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run',
   },
+  {
+    name: 'getRun',
+    method: 'GET',
+    template: '/repos/{owner}/{repo}/actions/runs/{run_id}',
+    auth: 'installation',
+    permission: actions('read'),
+    docPath: '/rest/actions/workflow-runs#get-a-workflow-run',
+  },
+  {
+    name: 'listJobsForRunAttempt',
+    method: 'GET',
+    template: '/repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs',
+    auth: 'installation',
+    permission: actions('read'),
+    docPath: '/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt',
+  },
+  {
+    name: 'rerunFailedJobs',
+    method: 'POST',
+    template: '/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs',
+    auth: 'installation',
+    permission: actions('write'),
+    docPath: '/rest/actions/workflow-runs#re-run-failed-jobs-from-a-workflow-run',
+  },
+  {
+    name: 'rerunJob',
+    method: 'POST',
+    template: '/repos/{owner}/{repo}/actions/jobs/{job_id}/rerun',
+    auth: 'installation',
+    permission: actions('write'),
+    docPath: '/rest/actions/workflow-runs#re-run-a-job-from-a-workflow-run',
+  },
 ];
 
 /** A route matched against a request, with its decoded path parameters. */
@@ -192,7 +228,14 @@ export interface RouteMatch {
 
 // Numeric ids only match digits, so `.../runners/generate-jitconfig` can never be taken for
 // `.../runners/{runner_id}` with a different method.
-const NUMERIC_PARAMS = new Set(['installation_id', 'runner_id', 'delivery_id', 'job_id']);
+const NUMERIC_PARAMS = new Set([
+  'installation_id',
+  'runner_id',
+  'delivery_id',
+  'job_id',
+  'run_id',
+  'attempt_number',
+]);
 
 const COMPILED = ROUTES.map((spec) => {
   const names: string[] = [];

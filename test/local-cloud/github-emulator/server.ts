@@ -16,8 +16,10 @@ import { APP_HANDLERS, deliveryJson } from './app-handlers';
 import type { Fault, FaultPlan } from './faults';
 import { HttpError, type Caller, type Handler, type Reply } from './http';
 import { JOB_HANDLERS } from './job-handlers';
+import type { JobScheduler } from './jobs';
 import { verifyAppJwt } from './jwt';
 import { matchRoute, type RouteMatch, type RouteName, type RouteSpec } from './routes';
+import { RUN_HANDLERS } from './run-handlers';
 import { RUNNER_HANDLERS } from './runner-handlers';
 import { isoSeconds, scopeKey, type EmulatedDelivery, type EmulatorState } from './state';
 
@@ -56,6 +58,7 @@ const HANDLERS: Partial<Record<RouteName, Handler>> = {
   ...APP_HANDLERS,
   ...RUNNER_HANDLERS,
   ...JOB_HANDLERS,
+  ...RUN_HANDLERS,
 };
 const GHES_PREFIX = '/api/v3';
 const looksLikeJwt = (credential: string): boolean => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
@@ -89,11 +92,13 @@ export class ApiServer {
    * @param state the emulated GitHub's data.
    * @param faults faults to inject.
    * @param options fixed settings.
+   * @param scheduler the job scheduler, handed to routes that create jobs.
    */
   constructor(
     private readonly state: EmulatorState,
     private readonly faults: FaultPlan,
     private readonly options: ServerOptions,
+    private readonly scheduler: JobScheduler,
   ) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -243,6 +248,7 @@ export class ApiServer {
         tokenTtlSeconds: this.options.tokenTtlSeconds,
         redeliveryWindowDays: this.options.ghes ? 7 : 3,
         scheduleRedelivery: (d) => this.scheduleRedelivery(d),
+        scheduler: this.scheduler,
       });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;

@@ -123,6 +123,26 @@ export interface EmulatedWebhookEvent {
   readonly body: string;
 }
 
+/** A re-run GitHub accepted: what was asked, by whom, and the jobs of the new attempt. */
+export interface RerunRequest {
+  /** `app`: the API (`POST .../rerun-failed-jobs` or `.../jobs/{job_id}/rerun`); `person`: the web UI. */
+  readonly by: 'app' | 'person';
+  /** Which re-run: the run's failed jobs, or one job. */
+  readonly kind: 'failed-jobs' | 'job';
+  /** `owner/repo` of the run. */
+  readonly repository: string;
+  /** The workflow run. */
+  readonly runId: number;
+  /** The job named by a per-job re-run; null for `failed-jobs`. */
+  readonly jobId: number | null;
+  /** The attempt the re-run created. */
+  readonly runAttempt: number;
+  /** Ids of the new attempt's jobs. */
+  readonly newJobIds: readonly number[];
+  /** Server clock, epoch ms. */
+  readonly atMs: number;
+}
+
 /** The name GitHub shows for a runner group: group 1 is `Default`; others are named here by id. */
 export const runnerGroupName = (groupId: number): string => (groupId === 1 ? 'Default' : `group-${groupId}`);
 
@@ -160,6 +180,8 @@ export class EmulatorState {
   readonly outbox: EmulatedWebhookEvent[] = [];
   /** Every secret handed out (installation tokens and JIT configs), in order. */
   readonly issuedSecrets: string[] = [];
+  /** Re-runs accepted, oldest first. */
+  readonly rerunRequests: RerunRequest[] = [];
   private readonly runnerGroups = new Map<string, Set<number>>();
   private readonly labelIds = new Map<string, number>();
   private nextRunnerId = 1;

@@ -29,7 +29,8 @@ const checkRunNodeId = (id: number): string => `CR_kwDO${Buffer.from(`${id}`).to
 /** The user every emulated run is triggered by (the payload's `sender`). */
 export const EMULATED_SENDER = { login: 'emulated-user', id: 10_000_001 } as const;
 
-function accountJson(
+/** A user or organization account as GitHub's `simple-user` shape (`owner`, `sender`, `actor`). */
+export function accountJson(
   login: string,
   id: number,
   type: 'Organization' | 'User',
@@ -77,7 +78,8 @@ function organizationJson(login: string, urls: PayloadUrls): Record<string, unkn
   };
 }
 
-function repositoryJson(
+/** A repository as the payloads and the REST API embed it (the fields the emulator knows). */
+export function repositoryJson(
   fullName: string,
   ownerType: 'Organization' | 'User',
   urls: PayloadUrls,

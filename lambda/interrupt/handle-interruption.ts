@@ -1,0 +1,229 @@
+/**
+ * A spot interruption warning (two minutes' notice) or a rebalance recommendation for one of our
+ * instances. Before its job started: the job is launched anew at once, away from the instance's
+ * pool, and the instance is given up (deregistered, terminated). While a job runs on it: the job
+ * will fail; it is recorded, so the reconciler re-runs it once on-demand when its run has completed.
+ * Every spot interruption of a `spotPreferred` config counts toward its circuit breaker.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure';
+import { decideInterruption, InterruptionKind } from '../core/interruption';
+import { parseFormattedJobKey } from '../core/job-key';
+import { JobRecord } from '../core/job-record';
+import { InstanceView } from '../core/fleet-views';
+import { withRetry } from '../adapters/retrying';
+import { relaunch } from '../launch/relaunch';
+import { runnerScopeOf } from '../launch/launch-job';
+import { Runtime } from '../runtime';
+
+/** What the handler did, for its log line and its tests. */
+export type InterruptionResult = string;
+
+/** Handles one event for `instanceId`. */
+export async function onInterruption(
+  runtime: Runtime,
+  kind: InterruptionKind,
+  instanceId: string,
+  options: { stopBy: number },
+): Promise<InterruptionResult> {
+  const log = runtime.logger.createChild();
+  log.appendKeys({ instanceId, event: kind });
+  const aws = { deadline: options.stopBy, classify: classifyAwsFailure };
+  const ec2 = await runtime.ec2();
+  const listed = await withRetry(
+    () =>
+      ec2.describeOwned(runtime.settings.ownerTag, {
+        filters: [{ Name: 'instance-id', Values: [instanceId] }],
+        maxPages: 1,
+        pageSize: 5,
+        abortSignal: AbortSignal.timeout(Math.max(1, options.stopBy - Date.now())),
+      }),
+    aws,
+  );
+  const instance = listed.instances[0];
+  const key = instance?.jobKey ? parseFormattedJobKey(instance.jobKey) : undefined;
+  if (!instance || !key) return 'not ours';
+  log.appendKeys({ jobKey: instance.jobKey, config: instance.config, runnerName: instance.runnerName });
+
+  const [ownJob, takenBy] = await Promise.all([
+    withRetry(() => runtime.store.jobs.get(key), aws),
+    instance.runnerName
+      ? withRetry(() => runtime.store.interruptions.runnerTakenBy(instance.runnerName!), aws)
+      : undefined,
+  ]);
+  const takenKey = takenBy ? parseFormattedJobKey(takenBy) : undefined;
+  const takenJob = takenKey ? await withRetry(() => runtime.store.jobs.get(takenKey), aws) : undefined;
+  if (kind === 'spot-warning') await countForBreaker(runtime, log, instance);
+
+  const verdict = decideInterruption({
+    kind,
+    instance,
+    ownJob,
+    takenJob,
+    replaceOnRebalance: runtime.settings.replaceOnRebalance,
+  });
+  switch (verdict.action) {
+    case 'ignore':
+      log.info('interruption: nothing to do', { reason: verdict.reason });
+      return `ignored: ${verdict.reason}`;
+    case 'replace': {
+      // The record may lag behind: a runner already busy runs the job (its in_progress is on the way).
+      if (await runnerBusy(runtime, instance, verdict.job, options.stopBy)) {
+        log.info('interruption: the runner is already running its job; recorded as interrupted');
+        return markInterrupted(runtime, log, verdict.job, instance, aws);
+      }
+      const { result } = await relaunch(
+        runtime,
+        log,
+        verdict.job,
+        {
+          runner: verdict.job.runnerName!,
+          reason:
+            kind === 'spot-warning' ? 'spot interruption before the job started' : 'rebalance recommendation',
+          retire: { instanceId },
+          excludedPool:
+            instance.instanceType && instance.subnetId
+              ? { instanceType: instance.instanceType, subnetId: instance.subnetId }
+              : undefined,
+        },
+        options.stopBy,
+      );
+      log.info('interruption before the job started: replacement launched', {
+        result,
+        excludedPool: `${instance.instanceType} in ${instance.subnetId} (${instance.availabilityZone})`,
+      });
+      return `replaced: ${result}`;
+    }
+    case 'mark-interrupted':
+      return markInterrupted(runtime, log, verdict.job, instance, aws);
+    case 'retire':
+      return retire(runtime, log, instance, ownJob, options.stopBy);
+  }
+}
+
+async function markInterrupted(
+  runtime: Runtime,
+  log: Logger,
+  job: JobRecord,
+  instance: InstanceView,
+  aws: { deadline: number; classify: typeof classifyAwsFailure },
+): Promise<string> {
+  const now = Date.now();
+  const marked = await withRetry(
+    () => runtime.store.jobs.markInterrupted(job.key, instance.runnerName!, now),
+    aws,
+  );
+  if (!marked) return 'ignored: the job moved on';
+  if (!runtime.settings.rerunInterruptedJobs) {
+    log.warn('spot interruption while the job runs: it will fail (rerunInterruptedJobs is off)', {
+      runningJob: job.key.jobId,
+    });
+    return 'interrupted';
+  }
+  await withRetry(
+    () =>
+      runtime.store.interruptions.addRerun(
+        job.key,
+        {
+          repository: job.repository,
+          installationId: job.installationId,
+          runId: job.runId,
+          jobId: job.key.jobId,
+          runAttempt: job.key.runAttempt,
+          interruptedAt: now,
+        },
+        now,
+      ),
+    aws,
+  );
+  log.warn(
+    'spot interruption while the job runs: it will fail, and is re-run once on-demand when its run completes',
+    {
+      runningJob: job.key.jobId,
+      runId: job.runId,
+    },
+  );
+  return 'interrupted';
+}
+
+/** Whether the instance's runner is busy at GitHub (unknown counts as busy: nothing is undone). */
+async function runnerBusy(
+  runtime: Runtime,
+  instance: InstanceView,
+  job: JobRecord,
+  deadline: number,
+): Promise<boolean> {
+  if (!instance.runnerName) return false;
+  const github = await runtime.github();
+  const scope = runnerScopeOf(runtime.settings.runnerScope, job.repository);
+  const found = await withRetry(
+    () => github.listRunners(job.installationId, scope, { name: instance.runnerName, deadline, maxPages: 1 }),
+    { deadline, classify: classifyGitHubFailure },
+  ).catch(() => undefined);
+  if (!found) return true;
+  return found.runners.some((r) => r.name === instance.runnerName && r.busy);
+}
+
+/** A runner that no job of ours waits for: deregistered (unless busy) and terminated. */
+async function retire(
+  runtime: Runtime,
+  log: Logger,
+  instance: InstanceView,
+  own: JobRecord | undefined,
+  deadline: number,
+): Promise<string> {
+  const github = await runtime.github();
+  const ec2 = await runtime.ec2();
+  const repository = instance.repository ?? own?.repository;
+  const installationId = instance.installationId ?? own?.installationId;
+  if (repository && installationId && instance.runnerName) {
+    const scope = runnerScopeOf(runtime.settings.runnerScope, repository);
+    const found = await withRetry(
+      () => github.listRunners(installationId, scope, { name: instance.runnerName, deadline, maxPages: 1 }),
+      { deadline, classify: classifyGitHubFailure },
+    ).catch(() => undefined);
+    const reg = found?.runners.find((r) => r.name === instance.runnerName);
+    if (reg?.busy) {
+      log.info('interruption: the runner is busy with a job we have no record of; left to end');
+      return 'busy';
+    }
+    if (reg)
+      await withRetry(() => github.deleteRunner(installationId, scope, reg.id, { deadline }), {
+        deadline,
+        classify: classifyGitHubFailure,
+      }).catch((e: Error) => log.warn('could not delete the registration', { error: e.message }));
+  }
+  await withRetry(() => ec2.terminate([instance.instanceId]), {
+    deadline,
+    classify: classifyAwsFailure,
+  }).catch((e: Error) => log.warn('could not terminate the instance', { error: e.message }));
+  await runtime.store.handoffs
+    .void(`${runtime.settings.instanceArnPrefix}${instance.instanceId}`, Date.now())
+    .catch(() => undefined);
+  log.info('interruption: spare runner retired');
+  return 'retired';
+}
+
+/** Counts a spot interruption toward the config's breaker; logs the edge when it opens. */
+async function countForBreaker(runtime: Runtime, log: Logger, instance: InstanceView): Promise<void> {
+  if (instance.market !== 'spot' || !instance.config) return;
+  const config = (await runtime.configs.configs()).find((c) => c.name === instance.config);
+  if (config?.spotStrategy !== 'spotPreferred') return;
+  const settings = runtime.settings.spotCircuitBreaker;
+  if (!Number.isFinite(settings.threshold)) return; // spotCircuitBreaker: false
+  try {
+    const opened = await runtime.store.interruptions.recordBreakerInterruption(
+      config.name,
+      Date.now(),
+      settings,
+    );
+    if (opened)
+      log.warn('spot circuit breaker opened: the config launches on-demand', {
+        interruptions: settings.threshold,
+        windowMinutes: settings.windowMs / 60_000,
+        openMinutes: settings.openMs / 60_000,
+      });
+  } catch (e) {
+    log.warn('could not count the interruption toward the circuit breaker', { error: (e as Error).message });
+  }
+}
