@@ -382,6 +382,8 @@ export class World {
     await this.reconciler.invoke(event, { getRemainingTimeInMillis: () => 110_000 });
   }
 
+  /** Re-run jobs an on-demand instance was launched for (counted as launches are first seen). */
+  private readonly rerunJobsLaunchedOnDemand = new Set<number>();
   /** The jobs counted in `rerunNotOnce` by the last {@link figures}. */
   rerunNotOnceIds: number[] = [];
 
@@ -398,6 +400,9 @@ export class World {
       if (this.seenInstances.has(i.instanceId)) continue;
       this.seenInstances.add(i.instanceId);
       this.planInterruption(i.instanceId, i.market);
+      const launchedFor = Number(/\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1]);
+      if (i.market === 'on-demand' && this.jobs.get(launchedFor)?.rerunOf !== undefined)
+        this.rerunJobsLaunchedOnDemand.add(launchedFor);
       const jobId = /\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1];
       if (jobId === undefined || this.cloud.github.job(Number(jobId))?.status !== 'completed') continue;
       const heard = this.completionHeard.get(Number(jobId));
@@ -589,16 +594,7 @@ export class World {
       reruns.set(sim.rerunOf, (reruns.get(sim.rerunOf) ?? 0) + 1);
       if (sim.market === 'on-demand') rerunOnDemand++;
     }
-    const rerunJobs = new Set(
-      [...this.jobs.entries()].filter(([, j]) => j.rerunOf !== undefined).map(([id]) => id),
-    );
-    const rerunLaunchedOnDemand = new Set(
-      this.cloud.ec2
-        .instances()
-        .filter((i) => i.market === 'on-demand')
-        .map((i) => Number(/\/(\d+)\/\d+$/.exec(i.tags['ephemeral-runners:job-key'] ?? '')?.[1]))
-        .filter((id) => rerunJobs.has(id)),
-    ).size;
+    const rerunLaunchedOnDemand = this.rerunJobsLaunchedOnDemand.size;
     const failed = [...this.interruptions.failedJobs].filter(
       (id) => github.job(id)?.conclusion === 'failure',
     );
