@@ -12,6 +12,7 @@ import { parseFormattedJobKey } from '../core/job-key';
 import { JobRecord } from '../core/job-record';
 import { InstanceView } from '../core/fleet-views';
 import { withRetry } from '../adapters/retrying';
+import { markInterrupted } from '../launch/interrupted';
 import { relaunch } from '../launch/relaunch';
 import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
@@ -48,7 +49,13 @@ export async function onInterruption(
   const [ownJob, takenBy] = await Promise.all([
     withRetry(() => runtime.store.jobs.get(key), aws),
     instance.runnerName
-      ? withRetry(() => runtime.store.interruptions.runnerTakenBy(instance.runnerName!), aws)
+      ? withRetry(
+          () =>
+            kind === 'spot-warning'
+              ? runtime.store.interruptions.noteRunnerInterrupted(instance.runnerName!, Date.now())
+              : runtime.store.interruptions.runnerTakenBy(instance.runnerName!),
+          aws,
+        )
       : undefined,
   ]);
   const takenKey = takenBy ? parseFormattedJobKey(takenBy) : undefined;
@@ -99,51 +106,6 @@ export async function onInterruption(
     case 'retire':
       return retire(runtime, log, instance, ownJob, options.stopBy);
   }
-}
-
-async function markInterrupted(
-  runtime: Runtime,
-  log: Logger,
-  job: JobRecord,
-  instance: InstanceView,
-  aws: { deadline: number; classify: typeof classifyAwsFailure },
-): Promise<string> {
-  const now = Date.now();
-  const marked = await withRetry(
-    () => runtime.store.jobs.markInterrupted(job.key, instance.runnerName!, now),
-    aws,
-  );
-  if (!marked) return 'ignored: the job moved on';
-  if (!runtime.settings.rerunInterruptedJobs) {
-    log.warn('spot interruption while the job runs: it will fail (rerunInterruptedJobs is off)', {
-      runningJob: job.key.jobId,
-    });
-    return 'interrupted';
-  }
-  await withRetry(
-    () =>
-      runtime.store.interruptions.addRerun(
-        job.key,
-        {
-          repository: job.repository,
-          installationId: job.installationId,
-          runId: job.runId,
-          jobId: job.key.jobId,
-          runAttempt: job.key.runAttempt,
-          interruptedAt: now,
-        },
-        now,
-      ),
-    aws,
-  );
-  log.warn(
-    'spot interruption while the job runs: it will fail, and is re-run once on-demand when its run completes',
-    {
-      runningJob: job.key.jobId,
-      runId: job.runId,
-    },
-  );
-  return 'interrupted';
 }
 
 /** Whether the instance's runner is busy at GitHub (unknown counts as busy: nothing is undone). */

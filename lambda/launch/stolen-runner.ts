@@ -13,6 +13,7 @@ import { JobRecord } from '../core/job-record';
 import { parseRunnerName } from '../core/runner-name';
 import { withRetry } from '../adapters/retrying';
 import { Runtime } from '../runtime';
+import { markInterrupted } from './interrupted';
 import { relaunch } from './relaunch';
 
 /**
@@ -45,6 +46,7 @@ export async function onRunnerTaken(
   runtime: Runtime,
   log: Logger,
   key: JobKey,
+  job: Pick<JobRecord, 'repository' | 'installationId' | 'runId'>,
   before: JobRecord | undefined,
   runnerName: string | null,
   startedAt: number,
@@ -65,13 +67,23 @@ export async function onRunnerTaken(
   const deadline = startedAt + settings.deliveryBudgetMs - ANSWER_RESERVE_MS;
   try {
     // Whatever happens to the job the runner was launched for, its instance now runs this job.
-    await withRetry(
+    const note = await withRetry(
       () => runtime.store.interruptions.noteRunnerTakenBy(runnerName!, formatJobKey(key), Date.now()),
       {
         deadline,
         classify: classifyAwsFailure,
       },
     );
+    // The spot warning for the runner's instance came before this `in_progress`: the job will fail.
+    if (note.interruptedAt !== undefined)
+      await markInterrupted(
+        runtime,
+        log,
+        { key, ...job },
+        { runnerName: runnerName! },
+        { deadline, classify: classifyAwsFailure },
+        note.interruptedAt,
+      );
     const from = await withRetry(() => runtime.store.jobs.get(taken.from), {
       deadline,
       classify: classifyAwsFailure,

@@ -95,7 +95,15 @@ export async function handleDelivery(
         const answer = before
           ? respond(200, { message: 'recorded' })
           : await earlyOrFinal(runtime, log, job, key, delivery.deliveryId, now);
-        const stolen = await onRunnerTaken(runtime, log, key, before, job.runnerName, startedAt);
+        const stolen = await onRunnerTaken(
+          runtime,
+          log,
+          key,
+          { repository: job.repository, installationId: job.installationId, runId: job.runId },
+          before,
+          job.runnerName,
+          startedAt,
+        );
         return stolen ? respond(answer.statusCode, { ...JSON.parse(answer.body), runner: stolen }) : answer;
       }
       case 'completed': {

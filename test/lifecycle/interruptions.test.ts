@@ -268,3 +268,54 @@ describe('the spot circuit breaker, and re-runs without the Actions permission',
     expect(await store.interruptions.reruns(10)).toEqual([]);
   });
 });
+
+describe('a warning for a runner that took another job, before that job’s in_progress arrived', () => {
+  let late: World;
+  const boots: number[] = [];
+  let dropInProgressOf: number | undefined;
+  let planNext: Plan;
+  beforeAll(async () => {
+    late = await World.create({
+      seed: 4,
+      bootDelayMs: () => boots.shift() ?? 60_000,
+      interruptSpot: () => {
+        const plan = planNext;
+        planNext = undefined;
+        return plan;
+      },
+      // The generic job's first in_progress is lost: only the reconciler's redelivery brings it, after
+      // EC2's warning for the instance it runs on.
+      deliveryFault: (d) => {
+        const id = (d.payload as { workflow_job: { id: number } }).workflow_job.id;
+        return d.action === 'in_progress' && id === dropInProgressOf ? { kind: 'dropped' } : undefined;
+      },
+      cloud: {
+        configs: [
+          { name: 'linux-x64', labels: ['self-hosted', 'linux', 'x64'] },
+          { name: 'linux-x64-large', labels: ['self-hosted', 'linux', 'x64', 'large'] },
+        ],
+      },
+    });
+    late.startSchedules();
+  });
+  afterAll(() => late.stop());
+
+  test('the job is still recorded as interrupted and re-run exactly once', async () => {
+    boots.push(80_000, 30_000);
+    const generic = late.queueJob({ labels: ['self-hosted', 'linux'], durationMs: 5 * 60_000 });
+    dropInProgressOf = generic;
+    await late.settle();
+    planNext = undefined; // the generic job's own instance is not interrupted
+    const large = late.queueJob({ labels: ['self-hosted', 'linux', 'x64', 'large'], durationMs: 5 * 60_000 });
+    // The large job's instance, whose runner takes the generic job, is interrupted while it runs it.
+    planNext = 'during';
+    await late.settle();
+    await late.runToQuiescence(3 * 3600_000);
+
+    expect(late.cloud.github.job(generic)?.runnerName).toContain(`-${large}-1-1-`);
+    expect(late.cloud.github.job(generic)?.conclusion).toBe('failure');
+    const reruns = [...late.jobs.values()].filter((j) => j.rerunOf === generic);
+    expect(reruns.map((j) => j.starts)).toEqual([1]);
+    expect(late.cloud.github.rerunRequests.filter((r) => r.by === 'app')).toHaveLength(1);
+  });
+});

@@ -44,20 +44,44 @@ export class InterruptionItems {
 
   /**
    * Notes that the runner `runnerName`, launched for another job, took the job `takenBy`
-   * (`host/jobId/runAttempt`): an interruption of its instance is then about that job.
+   * (`host/jobId/runAttempt`): an interruption of its instance is then about that job. Returns when
+   * an interruption warning for the runner's instance came first (its `in_progress` was late).
    */
-  async noteRunnerTakenBy(runnerName: string, takenBy: string, now: number): Promise<void> {
-    await this.client.send(
-      new PutItemCommand({
+  async noteRunnerTakenBy(
+    runnerName: string,
+    takenBy: string,
+    now: number,
+  ): Promise<{ interruptedAt?: number }> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
         TableName: this.tableName,
-        Item: {
-          [PARTITION_KEY]: S(`runner#${runnerName}`),
-          kind: S('runner'),
-          takenBy: S(takenBy),
-          [TTL_ATTRIBUTE]: ttl(now, 3 * 86_400),
-        },
+        Key: { [PARTITION_KEY]: S(`runner#${runnerName}`) },
+        UpdateExpression: 'SET kind = :kind, takenBy = :by, #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: { ':kind': S('runner'), ':by': S(takenBy), ':ttl': ttl(now, 3 * 86_400) },
+        ReturnValues: 'ALL_NEW',
       }),
     );
+    const at = out.Attributes?.interruptedAt?.N;
+    return { interruptedAt: at !== undefined ? Number(at) : undefined };
+  }
+
+  /**
+   * Notes a spot interruption warning for a runner's instance, and returns the job that runner took
+   * instead of its own, if one is known. Whichever of the two writes comes second sees the other.
+   */
+  async noteRunnerInterrupted(runnerName: string, now: number): Promise<string | undefined> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { [PARTITION_KEY]: S(`runner#${runnerName}`) },
+        UpdateExpression: 'SET kind = :kind, interruptedAt = if_not_exists(interruptedAt, :now), #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: { ':kind': S('runner'), ':now': N(now), ':ttl': ttl(now, 3 * 86_400) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return out.Attributes?.takenBy?.S;
   }
 
   /** The job a runner of ours took instead of its own, if one did. */
