@@ -10,10 +10,11 @@ import { classifyAwsFailure, classifyGitHubFailure } from '../core/call-failure'
 import { decideInterruption, InterruptionKind } from '../core/interruption';
 import { parseFormattedJobKey } from '../core/job-key';
 import { JobRecord } from '../core/job-record';
-import { InstanceView } from '../core/fleet-views';
+import { InstanceView, RegistrationView } from '../core/fleet-views';
 import { withRetry } from '../adapters/retrying';
 import { markInterrupted } from '../launch/interrupted';
 import { relaunch } from '../launch/relaunch';
+import { deleteRegistration, terminate } from '../launch/settle-earlier';
 import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
 
@@ -108,6 +109,27 @@ export async function onInterruption(
   }
 }
 
+/**
+ * The registration of the instance's runner, found by name: undefined when there is none, 'unknown'
+ * when GitHub could not be asked.
+ */
+async function registrationOf(
+  runtime: Runtime,
+  instance: InstanceView,
+  owner: Pick<JobRecord, 'repository' | 'installationId'>,
+  deadline: number,
+): Promise<RegistrationView | undefined | 'unknown'> {
+  if (!instance.runnerName) return undefined;
+  const github = await runtime.github();
+  const scope = runnerScopeOf(runtime.settings.runnerScope, owner.repository);
+  const found = await withRetry(
+    () =>
+      github.listRunners(owner.installationId, scope, { name: instance.runnerName, deadline, maxPages: 1 }),
+    { deadline, classify: classifyGitHubFailure },
+  ).catch(() => undefined);
+  return found ? found.runners.find((r) => r.name === instance.runnerName) : 'unknown';
+}
+
 /** Whether the instance's runner is busy at GitHub (unknown counts as busy: nothing is undone). */
 async function runnerBusy(
   runtime: Runtime,
@@ -115,15 +137,8 @@ async function runnerBusy(
   job: JobRecord,
   deadline: number,
 ): Promise<boolean> {
-  if (!instance.runnerName) return false;
-  const github = await runtime.github();
-  const scope = runnerScopeOf(runtime.settings.runnerScope, job.repository);
-  const found = await withRetry(
-    () => github.listRunners(job.installationId, scope, { name: instance.runnerName, deadline, maxPages: 1 }),
-    { deadline, classify: classifyGitHubFailure },
-  ).catch(() => undefined);
-  if (!found) return true;
-  return found.runners.some((r) => r.name === instance.runnerName && r.busy);
+  const reg = await registrationOf(runtime, instance, job, deadline);
+  return reg === 'unknown' || reg?.busy === true;
 }
 
 /** A runner that no job of ours waits for: deregistered (unless busy) and terminated. */
@@ -134,31 +149,23 @@ async function retire(
   own: JobRecord | undefined,
   deadline: number,
 ): Promise<string> {
-  const github = await runtime.github();
-  const ec2 = await runtime.ec2();
+  const deps = await runtime.launchDeps(log);
   const repository = instance.repository ?? own?.repository;
   const installationId = instance.installationId ?? own?.installationId;
-  if (repository && installationId && instance.runnerName) {
+  if (repository && installationId) {
+    const owner = { repository, installationId };
+    const reg = await registrationOf(runtime, instance, owner, deadline);
     const scope = runnerScopeOf(runtime.settings.runnerScope, repository);
-    const found = await withRetry(
-      () => github.listRunners(installationId, scope, { name: instance.runnerName, deadline, maxPages: 1 }),
-      { deadline, classify: classifyGitHubFailure },
-    ).catch(() => undefined);
-    const reg = found?.runners.find((r) => r.name === instance.runnerName);
-    if (reg?.busy) {
+    if (
+      reg !== 'unknown' &&
+      reg &&
+      (reg.busy || (await deleteRegistration(deps, owner, scope, reg.id, deadline)) === 'busy')
+    ) {
       log.info('interruption: the runner is busy with a job we have no record of; left to end');
       return 'busy';
     }
-    if (reg)
-      await withRetry(() => github.deleteRunner(installationId, scope, reg.id, { deadline }), {
-        deadline,
-        classify: classifyGitHubFailure,
-      }).catch((e: Error) => log.warn('could not delete the registration', { error: e.message }));
   }
-  await withRetry(() => ec2.terminate([instance.instanceId]), {
-    deadline,
-    classify: classifyAwsFailure,
-  }).catch((e: Error) => log.warn('could not terminate the instance', { error: e.message }));
+  await terminate(deps, instance.instanceId, deadline);
   await runtime.store.handoffs
     .void(`${runtime.settings.instanceArnPrefix}${instance.instanceId}`, Date.now())
     .catch(() => undefined);

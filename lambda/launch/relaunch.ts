@@ -7,14 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { classifyAwsFailure, isBusyRunnerRefusal } from '../core/call-failure';
+import { classifyAwsFailure } from '../core/call-failure';
 import { JobRecord } from '../core/job-record';
 import { LAUNCH_LEASE_MS } from '../core/job-status';
 import { withRetry } from '../adapters/retrying';
 import { Runtime } from '../runtime';
 import { attemptRunnerName, launchJob, LaunchOutcome, runnerScopeOf } from './launch-job';
 import { launchOptions } from './launch-options';
-import { terminate } from './settle-earlier';
+import { deleteRegistration, terminate } from './settle-earlier';
 
 /** What the relaunch gives up and why. */
 export interface Relaunch {
@@ -70,14 +70,13 @@ export async function relaunch(
     const arn = `${runtime.settings.instanceArnPrefix}${what.retire.instanceId}`;
     const busy =
       job.runnerId !== undefined &&
-      (await deps.github
-        .deleteRunner(job.installationId, runnerScopeOf(deps.runnerScope, job.repository), job.runnerId, {
-          deadline,
-        })
-        .then(
-          () => false,
-          (e: Error) => isBusyRunnerRefusal(e),
-        ));
+      (await deleteRegistration(
+        deps,
+        job,
+        runnerScopeOf(deps.runnerScope, job.repository),
+        job.runnerId,
+        deadline,
+      )) === 'busy';
     if (busy) log.warn('the interrupted runner took a job meanwhile; its instance is left to end with it');
     else
       await Promise.all([

@@ -124,23 +124,28 @@ export async function terminate(deps: LaunchDeps, instanceId: string, deadline: 
   );
 }
 
+/**
+ * Deletes a runner registration; a busy runner (GitHub refuses: it is running a job) is left alone.
+ * Never throws: says what happened.
+ */
 export async function deleteRegistration(
   deps: LaunchDeps,
-  request: LaunchRequest,
+  request: Pick<LaunchRequest, 'installationId'>,
   scope: RunnerScope,
   runnerId: number,
   deadline: number,
-): Promise<void> {
-  await withRetry(() => deps.github.deleteRunner(request.installationId, scope, runnerId, { deadline }), {
+): Promise<'deleted' | 'busy' | 'failed'> {
+  return withRetry(() => deps.github.deleteRunner(request.installationId, scope, runnerId, { deadline }), {
     deadline,
     now: deps.now,
     classify: classifyGitHubFailure,
     sleep: deps.sleep,
-  }).catch((e: Error) => {
-    if (isBusyRunnerRefusal((e as CallFailedError).cause ?? e)) return; // running a job: left alone
-    deps.logger.warn('could not delete a runner registration of an undone launch', {
-      runnerId,
-      error: e.message,
-    });
-  });
+  }).then(
+    () => 'deleted' as const,
+    (e: Error) => {
+      if (isBusyRunnerRefusal((e as CallFailedError).cause ?? e)) return 'busy' as const;
+      deps.logger.warn('could not delete a runner registration', { runnerId, error: e.message });
+      return 'failed' as const;
+    },
+  );
 }
