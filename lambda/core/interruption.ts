@@ -70,6 +70,49 @@ export function decideInterruption(f: InterruptionFacts): InterruptionVerdict {
   return { action: 'retire' };
 }
 
+/** The state reason EC2 gives an instance it interrupted. */
+export const SPOT_TERMINATION_REASON = 'Server.SpotInstanceTermination';
+
+/** What the reconciler knows of an instance that has ended (shutting-down or terminated). */
+export interface SpotEndFacts {
+  readonly instance: InstanceView;
+  /** The record of the job the instance was launched for. */
+  readonly ownJob?: JobRecord;
+  /** The record of the job its runner took instead, when another job took it. */
+  readonly takenJob?: JobRecord;
+}
+
+/** What an instance's end means for the job that ran on it. */
+export type SpotEndVerdict =
+  | { readonly action: 'mark-interrupted'; readonly job: JobRecord }
+  | { readonly action: 'ignore'; readonly reason: string };
+
+/**
+ * The backstop for a lost interruption warning (EventBridge delivers EC2 events at best effort, and
+ * the interruption Lambda may fail every try): an instance EC2 ended as a spot interruption while a
+ * job of ours ran on its runner failed that job, which is then recorded as interrupted (re-run once
+ * when its run completes), as the warning would have. The job may already be `completed` (failed):
+ * GitHub may tell of the failure before EC2 tells of the end.
+ */
+export function decideSpotEnded(f: SpotEndFacts): SpotEndVerdict {
+  const { instance } = f;
+  if (instance.stateReason !== SPOT_TERMINATION_REASON)
+    return {
+      action: 'ignore',
+      reason: `ended by ${instance.stateReason ?? 'an unknown reason'}, not by spot`,
+    };
+  const runner = instance.runnerName;
+  if (runner === undefined) return { action: 'ignore', reason: 'no runner name on the instance' };
+  const ranHere = (job: JobRecord | undefined): job is JobRecord =>
+    job !== undefined &&
+    job.takenByRunner === runner &&
+    (job.status === 'running' || (job.status === 'completed' && job.conclusion === 'failure'));
+  const job = [f.ownJob, f.takenJob].find(ranHere);
+  if (!job) return { action: 'ignore', reason: 'no job of ours ran on it to a failure' };
+  if (job.interruptedAt !== undefined) return { action: 'ignore', reason: 'already recorded as interrupted' };
+  return { action: 'mark-interrupted', job };
+}
+
 /** What an `in_progress` says about the runner that took the job. */
 export type TakenRunner =
   /** The runner launched for this very job. */

@@ -8,6 +8,7 @@ import { launchTerminationHint } from '../core/launch-failure';
 import { withRetry } from '../adapters/retrying';
 import { Runtime } from '../runtime';
 import { Repairs } from './repairs';
+import { endedBySpot, noteSpotEnd } from './spot-ended';
 
 /**
  * An EC2 state change of an instance: when it is the launched instance of a job that has not
@@ -47,6 +48,10 @@ export async function onInstanceStateChange(
     // Nobody can read this instance's JIT config any more (it died before its boot read it, say).
     const arn = `${runtime.settings.instanceArnPrefix}${instanceId}`;
     await withRetry(() => runtime.store.handoffs.void(arn, now()), aws);
+  }
+  if (endedBySpot(instance)) {
+    // A job it ran was failed by the interruption: recorded for its re-run if the warning was not.
+    await noteSpotEnd(runtime, log, instance, { stopBy: options.stopBy, now });
   }
   const record = await withRetry(() => runtime.store.jobs.recordInstanceGone(key, instanceId, now()), aws);
   if (!record) return 'not the launch of a live job';

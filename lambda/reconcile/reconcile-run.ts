@@ -24,6 +24,7 @@ import { runnerScopeOf } from '../launch/launch-job';
 import { Runtime } from '../runtime';
 import { redeliverFailed } from './redeliver-failed';
 import { rerunInterrupted } from './rerun-interrupted';
+import { noteSpotEnds } from './spot-ended';
 import { Repairs } from './repairs';
 
 /** Per-run bounds. */
@@ -180,6 +181,9 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
       return undefined;
     });
     if (redelivery) summary.byKind.redelivered = redelivery.redelivered;
+    // Instances a spot interruption ended whose warning was never handled: their jobs are recorded.
+    const spotEnded = await noteSpotEnds(runtime, log, listed.instances, { stopBy: options.stopBy, now });
+    if (spotEnded) summary.byKind.interruptedUnwarned = spotEnded;
     // Jobs a spot interruption failed while they ran are re-run once their run has completed.
     const reruns = await rerunInterrupted(runtime, github, log, options.stopBy, now).catch((e: Error) => {
       log.warn('could not look at the interrupted jobs; the next run tries again', { error: e.message });

@@ -212,4 +212,37 @@ describe('StateStore against dynalite', () => {
       { scope: 'org:acme', installationId: 7, lastSeen: 123 },
     ]);
   });
+  test('an interruption is marked once, on the runner the job ran on, also after the job failed', async () => {
+    const started = async (conclusion?: string) => {
+      const job = newJob();
+      await store.jobs.claim(job, 'r', 'a', 1000, 60_000);
+      await store.jobs.markLaunched(job.key, 'a', launch, 2000);
+      await store.jobs.recordInProgress(job.key, 'r', 3000);
+      if (conclusion) await store.jobs.recordCompleted(job.key, conclusion, 4000);
+      return job.key;
+    };
+    const running = await started();
+    expect(await store.jobs.markInterrupted(running, 'other-runner', 5000)).toBe(false);
+    expect(await store.jobs.markInterrupted(running, 'r', 5000)).toBe(true);
+    expect(await store.jobs.markInterrupted(running, 'r', 6000)).toBe(false); // once
+    expect((await store.jobs.get(running))?.interruptedAt).toBe(5000);
+    // EC2's end of the instance may be told after GitHub's end of the job.
+    expect(await store.jobs.markInterrupted(await started('failure'), 'r', 5000)).toBe(true);
+    expect(await store.jobs.markInterrupted(await started('success'), 'r', 5000)).toBe(false);
+    expect(await store.jobs.markInterrupted(await started('cancelled'), 'r', 5000)).toBe(false);
+  });
+
+  test('a runner item keeps what was noted of its runner, each write keeping the others', async () => {
+    const name = `runner-${++n}`;
+    expect(await store.interruptions.runner(name)).toEqual({});
+    await store.interruptions.noteRunnerTakenBy(name, 'github.com/5/1', 1000);
+    expect(await store.interruptions.noteRunnerInterrupted(name, 2000)).toBe('github.com/5/1');
+    await store.interruptions.noteRunnerInterrupted(name, 3000); // the first warning's time stays
+    await store.interruptions.noteRunnerEndSeen(name, 4000);
+    expect(await store.interruptions.runner(name)).toEqual({
+      takenBy: 'github.com/5/1',
+      interruptedAt: 2000,
+      endSeenAt: 4000,
+    });
+  });
 });

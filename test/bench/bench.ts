@@ -229,6 +229,10 @@ function interruptionFigures(life: Awaited<ReturnType<typeof lifecycleDay>>) {
     rerunOnDemand: life.rerunOnDemand,
     rerunLaunchedOnDemand: life.rerunLaunchedOnDemand,
     rerunNotOnce: life.rerunNotOnce,
+    rerunBound: life.rerunBound,
+    rerunBoundOnDemand: life.rerunBoundOnDemand,
+    ec2EventsLost: life.ec2EventsLost,
+    interruptKills: life.interruptKills,
     stolen: life.stolen,
     stolenReplaced: life.stolenReplaced,
   };
@@ -238,7 +242,9 @@ function interruptionFigures(life: Awaited<ReturnType<typeof lifecycleDay>>) {
 function lifecycleInterruptionsLine(life: Awaited<ReturnType<typeof lifecycleDay>>): string {
   return (
     `  lifecycle day, spot and stealing: ${life.interrupted} spot interruptions, ${life.replaced} jobs relaunched before they started, ` +
-    `${life.rerun} re-runs asked, ${life.rerunLaunchedOnDemand} re-run jobs launched on-demand (${life.rerunOnDemand} ran on on-demand), ${life.rerunNotOnce} interrupted jobs not re-run exactly once; ` +
+    `${life.rerun} re-runs asked, ${life.rerunLaunchedOnDemand} re-run jobs launched on-demand (${life.rerunOnDemand} ran on on-demand; ` +
+    `${life.rerunBoundOnDemand} of the ${life.rerunBound} with a binding label), ${life.rerunNotOnce} interrupted jobs not re-run exactly once; ` +
+    `${life.ec2EventsLost} EC2 events lost, ${life.interruptKills} interruption Lambda invocations stopped; ` +
     `${life.stolen} runners taken by another job, ${life.stolenReplaced} replacements launched`
   );
 }

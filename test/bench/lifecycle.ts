@@ -4,8 +4,9 @@
  * sets, so runners are taken by other jobs; 5% cancelled while queued; 3% of boots failing (half
  * die, half hang); 5% of webhook invocations stopped at a random call (before it leaves, in flight,
  * or after it landed); 2% of retry runs stopped likewise; 1% of GitHub calls hung; 5% of spot
- * instances interrupted (half before their job started, half while it ran); 20% of jobs with a
- * binding label. Then the world
+ * instances interrupted (half before their job started, half while it ran); 3% of EC2 events lost
+ * (EventBridge delivers them at best effort); 5% of interruption Lambda runs stopped at a random
+ * call (Lambda retries them); 20% of jobs with a binding label. Then the world
  * runs until nothing is left to do, and the figures are counted from what exists.
  */
 import type { GateDecision, Interceptor } from '../local-cloud/gate';
@@ -60,6 +61,9 @@ export async function lifecycleDay(
     },
     killWebhook: (_d, random) => killAtRandom(random, 0.05),
     killRetry: (random) => killAtRandom(random, 0.02),
+    // EventBridge delivers EC2 events at best effort: 3% lost. 5% of interruption Lambda runs stopped.
+    dropEc2Event: (_e, random) => random() < 0.03,
+    killInterrupt: (random) => killAtRandom(random, 0.05),
     landLateAfterMs: (random) => 10_000 + Math.floor(random() * 4 * MIN),
   });
   try {

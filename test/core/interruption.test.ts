@@ -1,9 +1,12 @@
 import {
   classifyTakenRunner,
   decideInterruption,
+  decideSpotEnded,
   decideStolen,
   InterruptionFacts,
   MAX_STOLEN_REPLACEMENTS,
+  SPOT_TERMINATION_REASON,
+  SpotEndFacts,
 } from '../../lambda/core/interruption';
 import { JobRecord } from '../../lambda/core/job-record';
 import { InstanceView } from '../../lambda/core/fleet-views';
@@ -128,4 +131,60 @@ test.each<[string, string[] | undefined, string]>([
   expect(decideStolen(job({ labels: ['self-hosted', 'linux'] }), 'linux-11-1-1-abcdef', spare).action).toBe(
     action,
   );
+});
+
+describe('an instance EC2 ended: the backstop for a lost warning', () => {
+  const ended: InstanceView = { ...instance, state: 'terminated', stateReason: SPOT_TERMINATION_REASON };
+  const failed = (over: Partial<JobRecord> = {}) =>
+    running({ status: 'completed', conclusion: 'failure', ...over });
+  const endFacts = (over: Partial<SpotEndFacts>): SpotEndFacts => ({
+    instance: ended,
+    ownJob: running(),
+    ...over,
+  });
+  test.each<[string, Partial<SpotEndFacts>, string]>([
+    ['its job was running: recorded as interrupted', {}, 'mark-interrupted'],
+    ['GitHub told of the failure first: still recorded', { ownJob: failed() }, 'mark-interrupted'],
+    ['the warning was handled: nothing to do', { ownJob: running({ interruptedAt: 5 }) }, 'ignore'],
+    [
+      'its job succeeded before the end: not ours to re-run',
+      { ownJob: failed({ conclusion: 'success' }) },
+      'ignore',
+    ],
+    ['a person cancelled the job: not re-run', { ownJob: failed({ conclusion: 'cancelled' }) }, 'ignore'],
+    [
+      'ended by its own shutdown after the job',
+      { instance: { ...ended, stateReason: 'Client.UserInitiatedShutdown' } },
+      'ignore',
+    ],
+    ['ended before its job started: the lost-launch repair relaunches it', { ownJob: job() }, 'ignore'],
+    [
+      'its runner took another job, which was running: that job is recorded',
+      {
+        ownJob: job({ runnerTakenBy: 'github.com/22/1' }),
+        takenJob: running({ key: OTHER }),
+      },
+      'mark-interrupted',
+    ],
+    [
+      'the job ran on another runner (a replacement): not this one',
+      {
+        ownJob: running({ takenByRunner: 'linux-11-1-2-fedcba' }),
+      },
+      'ignore',
+    ],
+    ['no runner name on the instance', { instance: { ...ended, runnerName: undefined } }, 'ignore'],
+  ])('%s', (_name, over, action) => {
+    expect(decideSpotEnded(endFacts(over)).action).toBe(action);
+  });
+
+  test('the job recorded is the one that ran on the runner', () => {
+    const taken = running({ key: OTHER });
+    expect(
+      decideSpotEnded(endFacts({ ownJob: job({ runnerTakenBy: 'github.com/22/1' }), takenJob: taken })),
+    ).toEqual({
+      action: 'mark-interrupted',
+      job: taken,
+    });
+  });
 });

@@ -54,6 +54,14 @@ export type WorldRunFigures = WorldFigures & {
   rerunLaunchedOnDemand: number;
   /** Jobs an interruption failed while they ran that were not re-run exactly once (goal 0). */
   rerunNotOnce: number;
+  /** Re-run jobs that carried a binding label (only their own runner can take them). */
+  rerunBound: number;
+  /** Of those, the ones that ran on on-demand instances (goal: all). */
+  rerunBoundOnDemand: number;
+  /** EC2 events EventBridge lost (interruption warnings, rebalance recommendations, state changes). */
+  ec2EventsLost: number;
+  /** Interruption Lambda invocations stopped at a call (Lambda retried them). */
+  interruptKills: number;
   /** `in_progress` deliveries whose runner was launched for another job. */
   stolen: number;
   /** Replacements launched for jobs whose runner another job took. */
@@ -97,6 +105,16 @@ export interface WorldOptions {
    * @default never
    */
   readonly interruptSpot?: (random: () => number) => 'before-start' | 'during' | 'rebalance' | undefined;
+  /**
+   * Whether EventBridge loses an EC2 event (it delivers them at best effort): an interruption
+   * warning, a rebalance recommendation, or a state change. @default none is lost
+   */
+  readonly dropEc2Event?: (event: Ec2Event, random: () => number) => boolean;
+  /**
+   * Stops the interruption Lambda's container at a call. Lambda retries an asynchronous invocation
+   * that failed or timed out twice, one minute and then two minutes later; so does the world.
+   */
+  readonly killInterrupt?: (random: () => number) => Interceptor | undefined;
 }
 
 /** One queued job of the simulation. */
@@ -167,6 +185,8 @@ export class World {
   private counts = {
     webhookKills: 0,
     retryKills: 0,
+    interruptKills: 0,
+    ec2EventsLost: 0,
     failedDeliveries: 0,
     launchedAfterCompletion: 0,
     launchesRacingCompletion: 0,
@@ -370,22 +390,56 @@ export class World {
     }
   }
 
-  private async forward(event: Ec2Event): Promise<void> {
-    if (!isStateChangeEvent(event)) {
-      // The interruption rule's matches go to the interruption Lambda.
-      const run = await this.interrupter.invoke(event, { getRemainingTimeInMillis: () => 60_000 });
-      if (!run.killed) this.interruptionResults.push(run.result.result);
+  private async forward(event: Ec2Event, retry = 0): Promise<void> {
+    if (retry === 0 && this.options.dropEc2Event?.(event, this.random)) {
+      this.counts.ec2EventsLost++;
       return;
     }
-    if (event.detail.state !== 'shutting-down' && event.detail.state !== 'terminated') return;
-    // EventBridge delivers the rule's matches to the reconciler; it checks the owner tag itself.
-    await this.reconciler.invoke(event, { getRemainingTimeInMillis: () => 110_000 });
+    const failed = isStateChangeEvent(event)
+      ? await this.toReconciler(event)
+      : await this.toInterrupter(event);
+    // Lambda's retries of an asynchronous invocation that failed: after one minute, then two.
+    if (failed && retry < 2)
+      this.at(this.now() + (retry + 1) * 60_000, `async retry ${retry + 1}`, () =>
+        this.forward(event, retry + 1),
+      );
+  }
+
+  /** The interruption rule's matches go to the interruption Lambda; whether the invocation failed. */
+  private async toInterrupter(event: Ec2Event): Promise<boolean> {
+    const run = await this.interrupter
+      .invoke(
+        event,
+        { getRemainingTimeInMillis: () => 60_000 },
+        { intercept: this.options.killInterrupt?.(this.random) },
+      )
+      .catch((e: Error) => void this.asyncErrors.push(`interrupt: ${e.message}`));
+    if (!run) return true;
+    if (run.killed) {
+      this.counts.interruptKills++;
+      this.noteKill(run.killed);
+      return true;
+    }
+    this.interruptionResults.push(run.result.result);
+    return false;
+  }
+
+  /** EventBridge delivers the state-change rule's matches to the reconciler (it checks the owner tag). */
+  private async toReconciler(event: Ec2Event & { detail: { state: string } }): Promise<boolean> {
+    if (event.detail.state !== 'shutting-down' && event.detail.state !== 'terminated') return false;
+    const run = await this.reconciler
+      .invoke(event, { getRemainingTimeInMillis: () => 110_000 })
+      .catch((e: Error) => void this.asyncErrors.push(`reconcile (state change): ${e.message}`));
+    return !run || run.killed !== undefined;
   }
 
   /** Re-run jobs an on-demand instance was launched for (counted as launches are first seen). */
   private readonly rerunJobsLaunchedOnDemand = new Set<number>();
   /** The jobs counted in `rerunNotOnce` by the last {@link figures}. */
   rerunNotOnceIds: number[] = [];
+
+  /** Errors the event-driven invocations threw (Lambda retries them); a bug shows here. */
+  readonly asyncErrors: string[] = [];
 
   /** What the interruption Lambda answered, in order (a test and the bench count them). */
   readonly interruptionResults: string[] = [];
@@ -589,10 +643,16 @@ export class World {
     const { github } = this.cloud;
     const reruns = new Map<number, number>();
     let rerunOnDemand = 0;
+    let rerunBound = 0;
+    let rerunBoundOnDemand = 0;
     for (const sim of this.jobs.values()) {
       if (sim.rerunOf === undefined) continue;
       reruns.set(sim.rerunOf, (reruns.get(sim.rerunOf) ?? 0) + 1);
       if (sim.market === 'on-demand') rerunOnDemand++;
+      if (sim.spec.labels.some((l) => l.startsWith('bind-'))) {
+        rerunBound++;
+        if (sim.market === 'on-demand') rerunBoundOnDemand++;
+      }
     }
     const rerunLaunchedOnDemand = this.rerunJobsLaunchedOnDemand.size;
     const failed = [...this.interruptions.failedJobs].filter(
@@ -606,6 +666,8 @@ export class World {
       rerunOnDemand,
       rerunLaunchedOnDemand,
       rerunNotOnce: failed.filter((id) => reruns.get(id) !== 1).length,
+      rerunBound,
+      rerunBoundOnDemand,
       stolen: this.stolen,
       stolenReplaced: this.stolenReplaced,
     };

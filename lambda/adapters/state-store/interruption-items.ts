@@ -86,6 +86,16 @@ export class InterruptionItems {
 
   /** The job a runner of ours took instead of its own, if one did. */
   async runnerTakenBy(runnerName: string): Promise<string | undefined> {
+    return (await this.runner(runnerName)).takenBy;
+  }
+
+  /**
+   * What is noted of a runner: the job it took instead of its own, when EC2 warned of its
+   * instance's interruption, and when its instance's end was looked at ({@link noteRunnerEndSeen}).
+   */
+  async runner(
+    runnerName: string,
+  ): Promise<{ takenBy?: string; interruptedAt?: number; endSeenAt?: number }> {
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -93,7 +103,26 @@ export class InterruptionItems {
         ConsistentRead: true,
       }),
     );
-    return out.Item?.takenBy?.S;
+    const item = out.Item;
+    const num = (n: string | undefined) => (n !== undefined ? Number(n) : undefined);
+    return {
+      takenBy: item?.takenBy?.S,
+      interruptedAt: num(item?.interruptedAt?.N),
+      endSeenAt: num(item?.endSeenAt?.N),
+    };
+  }
+
+  /** Notes that the end of a runner's instance was looked at and acted on: the reconciler skips it after. */
+  async noteRunnerEndSeen(runnerName: string, now: number): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { [PARTITION_KEY]: S(`runner#${runnerName}`) },
+        UpdateExpression: 'SET kind = :kind, endSeenAt = if_not_exists(endSeenAt, :now), #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: { ':kind': S('runner'), ':now': N(now), ':ttl': ttl(now, 3 * 86_400) },
+      }),
+    );
   }
 
   /** A config's breaker (undefined: never tripped). */

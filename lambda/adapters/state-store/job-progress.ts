@@ -259,14 +259,22 @@ export class JobProgress {
   /**
    * Records that the spot instance running a job will be interrupted (the job will fail). Holds only
    * while the job runs on `runnerName` (or is launched on it and its runner is busy: its
-   * `in_progress` is still on the way) and was not recorded as interrupted before.
+   * `in_progress` is still on the way), or ran on it and failed (EC2's end of the instance told after
+   * GitHub's end of the job), and was not recorded as interrupted before.
    */
   async markInterrupted(key: JobKey, runnerName: string, now: number): Promise<boolean> {
     const done = await this.update(
       key,
       'SET interruptedAt = :now',
-      '((#status = :running AND takenByRunner = :rn) OR (#status = :launched AND runnerName = :rn)) AND attribute_not_exists(interruptedAt)',
-      { ':now': N(now), ':running': S('running'), ':launched': S('launched'), ':rn': S(runnerName) },
+      '((#status = :running AND takenByRunner = :rn) OR (#status = :launched AND runnerName = :rn) OR (#status = :completed AND takenByRunner = :rn AND conclusion = :failure)) AND attribute_not_exists(interruptedAt)',
+      {
+        ':now': N(now),
+        ':running': S('running'),
+        ':launched': S('launched'),
+        ':completed': S('completed'),
+        ':failure': S('failure'),
+        ':rn': S(runnerName),
+      },
     );
     return done !== undefined;
   }
