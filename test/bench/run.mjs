@@ -1,5 +1,7 @@
 // Runs the benchmark: bundles test/bench/bench.ts with esbuild (it imports the TypeScript local
-// cloud) into .bench/ and runs it with the same Node, passing the arguments through.
+// cloud) into .bench/ (or $BENCH_OUT, a folder inside the project such as .bench/b, so that two
+// runs can go side by side: the bundle finds node_modules from there) and runs it with the
+// same Node, passing the arguments through.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
@@ -7,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const outfile = join(root, '.bench', 'bench.cjs');
+const outDir = process.env.BENCH_OUT ?? join(root, '.bench');
+const outfile = join(outDir, 'bench.cjs');
 await build({
   entryPoints: [join(root, 'test', 'bench', 'bench.ts')],
   outfile,
@@ -21,7 +24,7 @@ await build({
   define: { __dirname: JSON.stringify(join(root, 'test', 'bench')) },
 });
 // The handlers are loaded from a copy of the built bundles: a rebuild during a run cannot mix versions.
-const bundles = join(root, '.bench', 'assets');
+const bundles = join(outDir, 'assets');
 rmSync(bundles, { recursive: true, force: true });
 cpSync(join(root, 'dist', 'assets'), bundles, { recursive: true });
 const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], {
