@@ -233,6 +233,7 @@ function interruptionFigures(life: Awaited<ReturnType<typeof lifecycleDay>>) {
     rerunBoundOnDemand: life.rerunBoundOnDemand,
     ec2EventsLost: life.ec2EventsLost,
     interruptKills: life.interruptKills,
+    reconcilerKills: life.reconcilerKills,
     stolen: life.stolen,
     stolenReplaced: life.stolenReplaced,
   };
@@ -244,7 +245,7 @@ function lifecycleInterruptionsLine(life: Awaited<ReturnType<typeof lifecycleDay
     `  lifecycle day, spot and stealing: ${life.interrupted} spot interruptions, ${life.replaced} jobs relaunched before they started, ` +
     `${life.rerun} re-runs asked, ${life.rerunLaunchedOnDemand} re-run jobs launched on-demand (${life.rerunOnDemand} ran on on-demand; ` +
     `${life.rerunBoundOnDemand} of the ${life.rerunBound} with a binding label), ${life.rerunNotOnce} interrupted jobs not re-run exactly once; ` +
-    `${life.ec2EventsLost} EC2 events lost, ${life.interruptKills} interruption Lambda invocations stopped; ` +
+    `${life.ec2EventsLost} EC2 events lost, ${life.interruptKills} interruption Lambda invocations and ${life.reconcilerKills} reconciler runs stopped; ` +
     `${life.stolen} runners taken by another job, ${life.stolenReplaced} replacements launched`
   );
 }

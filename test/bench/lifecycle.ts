@@ -6,7 +6,8 @@
  * or after it landed); 2% of retry runs stopped likewise; 1% of GitHub calls hung; 5% of spot
  * instances interrupted (half before their job started, half while it ran); 3% of EC2 events lost
  * (EventBridge delivers them at best effort); 5% of interruption Lambda runs stopped at a random
- * call (Lambda retries them); 20% of jobs with a binding label. Then the world
+ * call (Lambda retries them); 5% of reconciler runs stopped likewise; 20% of jobs with a binding
+ * label. Then the world
  * runs until nothing is left to do, and the figures are counted from what exists.
  */
 import type { GateDecision, Interceptor } from '../local-cloud/gate';
@@ -25,9 +26,10 @@ const LABEL_MIX: [number, string[]][] = [
 /** Share of jobs whose workflow adds a binding label (`bind-{run}-{job}-{index}`). */
 const BOUND_SHARE = 0.2;
 
-function killAtRandom(random: () => number, share: number): Interceptor | undefined {
+/** Stops an invocation, `share` of them, at one of its first `calls` calls, in a random phase. */
+function killAtRandom(random: () => number, share: number, calls = 7): Interceptor | undefined {
   if (random() >= share) return undefined;
-  const nth = Math.floor(random() * 7);
+  const nth = Math.floor(random() * calls);
   const phases: Exclude<GateDecision, 'pass'>[] = ['kill-before', 'kill-in-flight', 'kill-after'];
   const decision = phases[Math.floor(random() * phases.length)];
   let seen = 0;
@@ -64,6 +66,8 @@ export async function lifecycleDay(
     // EventBridge delivers EC2 events at best effort: 3% lost. 5% of interruption Lambda runs stopped.
     dropEc2Event: (_e, random) => random() < 0.03,
     killInterrupt: (random) => killAtRandom(random, 0.05),
+    // 5% of scheduled reconciler runs stopped at one of their first 40 calls (a run makes more).
+    killReconciler: (random) => killAtRandom(random, 0.05, 40),
     landLateAfterMs: (random) => 10_000 + Math.floor(random() * 4 * MIN),
   });
   try {

@@ -18,6 +18,8 @@ let nextPlan: Plan;
 let lose: (e: Ec2Event) => boolean = () => false;
 /** Stops the next interruption Lambda invocation (the first try only; its retries run whole). */
 let armed: Interceptor | undefined;
+/** Stops scheduled reconciler runs (each run gets a fresh interceptor from it). */
+let reconcilerKill: (() => Interceptor | undefined) | undefined;
 const output = captureOutput();
 
 beforeAll(async () => {
@@ -34,6 +36,7 @@ beforeAll(async () => {
       armed = undefined;
       return kill;
     },
+    killReconciler: () => reconcilerKill?.(),
     landLateAfterMs: () => 20_000,
     // Each case interrupts one spot instance: the breaker would soon make every launch on-demand.
     cloud: { extraEnv: { SPOT_CIRCUIT_BREAKER: 'off' } },
@@ -47,6 +50,7 @@ afterAll(async () => {
 afterEach(() => {
   lose = () => false;
   armed = undefined;
+  reconcilerKill = undefined;
 });
 
 const JOB = { labels: ['self-hosted', 'linux'], durationMs: 5 * 60_000 };
@@ -171,5 +175,54 @@ describe('the interruption Lambda stopped at each of its calls', () => {
     expect(calls).toBeGreaterThanOrEqual(8);
     expect(cases).toEqual(expectedFor(cases, { conclusion: 'success', starts: 1 }));
     expect(world.asyncErrors).toEqual([]);
+  }, 600_000);
+});
+
+describe('the reconciler stopped as it asks for the re-run', () => {
+  /**
+   * Stops the first reconciler run that lists the interrupted attempt's jobs at the `k`-th call
+   * after that listing: the re-run entry's write-ahead, the on-demand marker, the re-run request.
+   */
+  function afterAttemptJobs(k: number, decision: Exclude<GateDecision, 'pass'>, killed: string[]) {
+    return () => {
+      if (killed.length > 0) return undefined;
+      let listed = false;
+      let after = 0;
+      return (call: GateCall): GateDecision => {
+        if (killed.length > 0) return 'pass';
+        if (!listed) {
+          listed = /\/actions\/runs\/\d+\/attempts\/\d+\/jobs/.test(call.target);
+          return 'pass';
+        }
+        if (after++ !== k) return 'pass';
+        killed.push(call.target);
+        return decision;
+      };
+    };
+  }
+
+  test('at each of its three calls, in each phase: the job is re-run exactly once, on-demand', async () => {
+    const cases: Record<string, unknown> = {};
+    const targets: (string | undefined)[] = [];
+    for (let k = 0; k < 3; k++)
+      for (const decision of PHASES) {
+        const killed: string[] = [];
+        reconcilerKill = afterAttemptJobs(k, decision, killed);
+        nextPlan = 'during';
+        const jobId = world.queueJob(JOB);
+        await world.runToQuiescence(3 * 3600_000);
+        const target = killed[0]?.replace(/runs\/\d+/, 'runs/N');
+        targets.push(target);
+        cases[`${k} ${target} ${decision}`] = {
+          ...(await nothingLeft()),
+          outcome: { conclusion: world.cloud.github.job(jobId)?.conclusion, ...rerunsOf(jobId) },
+        };
+      }
+    expect(targets).toEqual([
+      ...Array(3).fill('DynamoDB_20120810.UpdateItem'),
+      ...Array(3).fill('DynamoDB_20120810.UpdateItem'),
+      ...Array(3).fill('POST /repos/acme/app/actions/runs/N/rerun-failed-jobs'),
+    ]);
+    expect(cases).toEqual(expectedFor(cases, { conclusion: 'failure', ...RERUN_ONCE_ON_DEMAND }));
   }, 600_000);
 });

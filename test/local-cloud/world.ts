@@ -62,6 +62,8 @@ export type WorldRunFigures = WorldFigures & {
   ec2EventsLost: number;
   /** Interruption Lambda invocations stopped at a call (Lambda retried them). */
   interruptKills: number;
+  /** Scheduled reconciler runs stopped at a call. */
+  reconcilerKills: number;
   /** `in_progress` deliveries whose runner was launched for another job. */
   stolen: number;
   /** Replacements launched for jobs whose runner another job took. */
@@ -115,6 +117,8 @@ export interface WorldOptions {
    * that failed or timed out twice, one minute and then two minutes later; so does the world.
    */
   readonly killInterrupt?: (random: () => number) => Interceptor | undefined;
+  /** Stops a scheduled reconciler run's container at a call (the next run comes on schedule). */
+  readonly killReconciler?: (random: () => number) => Interceptor | undefined;
 }
 
 /** One queued job of the simulation. */
@@ -186,6 +190,7 @@ export class World {
     webhookKills: 0,
     retryKills: 0,
     interruptKills: 0,
+    reconcilerKills: 0,
     ec2EventsLost: 0,
     failedDeliveries: 0,
     launchedAfterCompletion: 0,
@@ -317,8 +322,12 @@ export class World {
     const run = await this.reconciler.invoke(
       event,
       { getRemainingTimeInMillis: () => 110_000 },
-      { intercept },
+      { intercept: intercept ?? this.options.killReconciler?.(this.random) },
     );
+    if (run.killed) {
+      this.counts.reconcilerKills++;
+      this.noteKill(run.killed);
+    }
     return run.result;
   }
 
