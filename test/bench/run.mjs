@@ -5,11 +5,11 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const outDir = process.env.BENCH_OUT ?? join(root, '.bench');
+const outDir = resolve(root, process.env.BENCH_OUT ?? '.bench');
 const outfile = join(outDir, 'bench.cjs');
 await build({
   entryPoints: [join(root, 'test', 'bench', 'bench.ts')],
