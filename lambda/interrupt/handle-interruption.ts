@@ -165,10 +165,11 @@ async function retire(
       return 'busy';
     }
   }
-  await terminate(deps, instance.instanceId, deadline);
+  // The JIT config goes first: an invocation stopped after the terminate leaves none behind.
   await runtime.store.handoffs
     .void(`${runtime.settings.instanceArnPrefix}${instance.instanceId}`, Date.now())
     .catch(() => undefined);
+  await terminate(deps, instance.instanceId, deadline);
   log.info('interruption: spare runner retired');
   return 'retired';
 }

@@ -78,11 +78,11 @@ export async function relaunch(
         deadline,
       )) === 'busy';
     if (busy) log.warn('the interrupted runner took a job meanwhile; its instance is left to end with it');
-    else
-      await Promise.all([
-        terminate(deps, what.retire.instanceId, deadline),
-        runtime.store.handoffs.void(arn, Date.now()).catch(() => undefined),
-      ]);
+    else {
+      // The JIT config goes first: an invocation stopped after the terminate leaves none behind.
+      await runtime.store.handoffs.void(arn, Date.now()).catch(() => undefined);
+      await terminate(deps, what.retire.instanceId, deadline);
+    }
   }
   const options = await launchOptions(runtime.store, runtime.settings, config, taken, log, Date.now());
   const outcome = await launchJob(deps, {

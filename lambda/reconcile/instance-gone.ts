@@ -44,11 +44,9 @@ export async function onInstanceStateChange(
   const hint = launchTerminationHint(instance.stateReason);
   if (hint)
     log.error(`runner instance ended during its launch: ${hint}`, { stateReason: instance.stateReason });
-  if (state === 'terminated') {
-    // Nobody can read this instance's JIT config any more (it died before its boot read it, say).
-    const arn = `${runtime.settings.instanceArnPrefix}${instanceId}`;
-    await withRetry(() => runtime.store.handoffs.void(arn, now()), aws);
-  }
+  // Nobody can read this instance's JIT config any more (it died before its boot read it, say).
+  const arn = `${runtime.settings.instanceArnPrefix}${instanceId}`;
+  await withRetry(() => runtime.store.handoffs.void(arn, now()), aws);
   if (endedBySpot(instance)) {
     // A job it ran was failed by the interruption: recorded for its re-run if the warning was not.
     await noteSpotEnd(runtime, log, instance, { stopBy: options.stopBy, now });

@@ -25,6 +25,7 @@ import { Runtime } from '../runtime';
 import { redeliverFailed } from './redeliver-failed';
 import { rerunInterrupted } from './rerun-interrupted';
 import { noteSpotEnds } from './spot-ended';
+import { voidEndedHandoffs } from './ended-handoffs';
 import { Repairs } from './repairs';
 
 /** Per-run bounds. */
@@ -181,6 +182,9 @@ export async function reconcile(runtime: Runtime, options: ReconcileOptions): Pr
       return undefined;
     });
     if (redelivery) summary.byKind.redelivered = redelivery.redelivered;
+    // JIT configs of instances that ended before reading them, whose state change was lost.
+    const voided = await voidEndedHandoffs(runtime, log, listed.instances, { stopBy: options.stopBy, now });
+    if (voided) summary.byKind.handoffVoided = voided;
     // Instances a spot interruption ended whose warning was never handled: their jobs are recorded.
     const spotEnded = await noteSpotEnds(runtime, log, listed.instances, { stopBy: options.stopBy, now });
     if (spotEnded) summary.byKind.interruptedUnwarned = spotEnded;

@@ -20,6 +20,8 @@ let lose: (e: Ec2Event) => boolean = () => false;
 let armed: Interceptor | undefined;
 /** Stops scheduled reconciler runs (each run gets a fresh interceptor from it). */
 let reconcilerKill: (() => Interceptor | undefined) | undefined;
+/** Whether the next instance to boot dies there (before reading its JIT config). */
+let nextBootDies = false;
 const output = captureOutput();
 
 beforeAll(async () => {
@@ -37,6 +39,11 @@ beforeAll(async () => {
       return kill;
     },
     killReconciler: () => reconcilerKill?.(),
+    bootOutcome: () => {
+      const dies = nextBootDies;
+      nextBootDies = false;
+      return dies ? 'dies' : 'ok';
+    },
     landLateAfterMs: () => 20_000,
     // Each case interrupts one spot instance: the breaker would soon make every launch on-demand.
     cloud: { extraEnv: { SPOT_CIRCUIT_BREAKER: 'off' } },
@@ -101,6 +108,16 @@ describe('lost events', () => {
     await world.runToQuiescence(3 * 3600_000);
     expect(world.cloud.github.job(jobId)?.conclusion).toBe('failure');
     expect(rerunsOf(jobId)).toEqual(RERUN_ONCE_ON_DEMAND);
+    expect(await nothingLeft()).toEqual(NOTHING_LEFT);
+  });
+
+  test('a runner that died at boot, its job cancelled, its state changes lost: the next run voids its JIT config', async () => {
+    lose = isStateChangeEvent;
+    nextBootDies = true;
+    const jobId = world.queueJob({ ...JOB, cancelAfterMs: 20_000 });
+    await world.runToQuiescence(3 * 3600_000);
+    expect(world.cloud.github.job(jobId)?.conclusion).toBe('cancelled');
+    expect(output.text()).toContain('the JIT config of an instance that ended before reading it was voided');
     expect(await nothingLeft()).toEqual(NOTHING_LEFT);
   });
 
