@@ -36,6 +36,8 @@ export type WorldRunFigures = WorldFigures & {
    * retry or a relaunch that still launched): the deployment knew the job had ended. Goal 0.
    */
   launchedAfterCompletion: number;
+  /** Of those, the ones a stopped invocation's CreateFleet made as it landed late (reaped as orphans). */
+  launchedAfterCompletionLandedLate: number;
   /**
    * Instances launched for a job GitHub had completed before the deployment heard of it: a `queued`
    * and a `completed` handled at once (a job cancelled as it was queued), or a `completed` still
@@ -208,6 +210,14 @@ export class World {
   readonly redeliveriesByGuid = new Map<string, number>();
   /** The instances launched for a job GitHub had already completed, as they were first seen. */
   readonly launchesAfterCompletion: { jobId: number; instanceId: string; at: number }[] = [];
+
+  /**
+   * Of {@link launchesAfterCompletion}, those a stopped invocation's late-landing CreateFleet made:
+   * nothing of the deployment decided them (the reconciler reaps them as orphans).
+   */
+  get launchesAfterCompletionLandedLate(): number {
+    return this.launchesAfterCompletion.filter((l) => this.landedLate.has(l.instanceId)).length;
+  }
 
   private constructor(
     readonly cloud: LocalCloud,
@@ -573,13 +583,17 @@ export class World {
     const land = kill.landLate;
     const after = this.options.landLateAfterMs;
     if (land && after)
-      this.at(this.now() + after(this.random), 'land late', () =>
-        land().then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
+      this.at(this.now() + after(this.random), 'land late', async () => {
+        const before = new Set(this.cloud.ec2.instances().map((i) => i.instanceId));
+        await land().catch(() => undefined);
+        // An instance that appeared as a stopped invocation's CreateFleet landed (nobody records it).
+        for (const i of this.cloud.ec2.instances())
+          if (!before.has(i.instanceId)) this.landedLate.add(i.instanceId);
+      });
   }
+
+  /** Instances launched by a stopped invocation's CreateFleet that landed late. */
+  private readonly landedLate = new Set<string>();
 
   /** Sends a delivery again with its guid (what "Redeliver" in the App's settings does). */
   async redeliver(guid: string): Promise<void> {
@@ -645,6 +659,7 @@ export class World {
       redelivered: this.redeliveries,
       hungGitHubCalls: github.hungRequests,
       ...this.interruptionFigures(),
+      launchedAfterCompletionLandedLate: this.launchesAfterCompletionLandedLate,
     };
   }
 
