@@ -10,7 +10,7 @@ import { CRASH_TABLE, CrashRow, LaunchStep } from '../../lambda/core/crash-table
 import { GateCall, Interceptor, KilledCall } from '../local-cloud/gate';
 import { captureOutput } from '../local-cloud/handlers';
 import { World } from '../local-cloud/world';
-import { liveRecords } from './live-records';
+import { leftovers as leftoversOf } from './live-records';
 
 let world: World;
 let armed: { jobId: number; interceptor: Interceptor } | undefined;
@@ -81,16 +81,7 @@ function leftFor(jobId: number) {
   };
 }
 
-async function leftovers() {
-  const f = await world.figures();
-  const { jobs } = await liveRecords(world);
-  return {
-    instances: f.leakedInstances,
-    registrations: f.leakedRegistrations,
-    handoffs: f.leakedHandoffs,
-    live: jobs,
-  };
-}
+const leftovers = () => leftoversOf(world);
 
 describe.each(
   CRASH_TABLE.map((row) => [`${row.invocation} stops at ${row.step} (${row.phase})`, row] as const),

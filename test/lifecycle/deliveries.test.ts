@@ -7,7 +7,7 @@
  */
 import { captureOutput } from '../local-cloud/handlers';
 import { DeliveryFault, World } from '../local-cloud/world';
-import { liveRecords } from './live-records';
+import { leftovers as leftoversOf, NOTHING_LEFT as NOTHING_LEFT_OF_WORLD } from './live-records';
 
 let world: World;
 /** The job whose first `queued` delivery fails, and how. */
@@ -44,19 +44,12 @@ const launchedFor = (jobId: number) =>
   world.cloud.ec2.instances().filter((i) => i.tags['ephemeral-runners:job-key'] === `github.com/${jobId}/1`)
     .length;
 
-async function leftovers() {
-  const f = await world.figures();
-  const { jobs } = await liveRecords(world);
-  return {
-    instances: f.leakedInstances,
-    registrations: f.leakedRegistrations,
-    handoffs: f.leakedHandoffs,
-    live: jobs,
-    launchedAfterCompletion: f.launchedAfterCompletion,
-  };
-}
+const leftovers = async () => ({
+  ...(await leftoversOf(world)),
+  launchedAfterCompletion: (await world.figures()).launchedAfterCompletion,
+});
 
-const NOTHING_LEFT = { instances: 0, registrations: 0, handoffs: 0, live: [], launchedAfterCompletion: 0 };
+const NOTHING_LEFT = { ...NOTHING_LEFT_OF_WORLD, launchedAfterCompletion: 0 };
 
 describe.each(['5xx', '429', 'timeout', 'dropped'] as const)('a queued delivery that fails (%s)', (kind) => {
   test('is redelivered once, and the job runs once', async () => {

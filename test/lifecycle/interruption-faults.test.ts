@@ -9,7 +9,7 @@ import { Ec2Event, isStateChangeEvent } from '../local-cloud/ec2-events';
 import { GateCall, GateDecision, Interceptor } from '../local-cloud/gate';
 import { captureOutput } from '../local-cloud/handlers';
 import { World } from '../local-cloud/world';
-import { liveRecords } from './live-records';
+import { leftovers, NOTHING_LEFT } from './live-records';
 
 type Plan = 'before-start' | 'during' | undefined;
 let world: World;
@@ -62,16 +62,7 @@ afterEach(() => {
 
 const JOB = { labels: ['self-hosted', 'linux'], durationMs: 5 * 60_000 };
 
-async function nothingLeft() {
-  const f = await world.figures();
-  return {
-    instances: f.leakedInstances,
-    registrations: f.leakedRegistrations,
-    handoffs: f.leakedHandoffs,
-    live: (await liveRecords(world)).jobs,
-  };
-}
-const NOTHING_LEFT = { instances: 0, registrations: 0, handoffs: 0, live: [] };
+const nothingLeft = () => leftovers(world);
 
 /** The app's re-runs of `jobId`'s run, and how the re-run jobs of `jobId` ran. */
 function rerunsOf(jobId: number) {

@@ -8,7 +8,7 @@
 import { StateStore } from '../../lambda/adapters/state-store';
 import { captureOutput } from '../local-cloud/handlers';
 import { World } from '../local-cloud/world';
-import { liveRecords } from './live-records';
+import { leftovers, NOTHING_LEFT } from './live-records';
 
 type Plan = 'before-start' | 'during' | 'rebalance' | undefined;
 let world: World;
@@ -35,16 +35,7 @@ const JOB = { labels: ['self-hosted', 'linux'], durationMs: 5 * 60_000 };
 const instancesOf = (jobId: number) =>
   world.cloud.ec2.instances().filter((i) => i.tags['ephemeral-runners:job-key'] === `github.com/${jobId}/1`);
 
-async function nothingLeft() {
-  const f = await world.figures();
-  return {
-    instances: f.leakedInstances,
-    registrations: f.leakedRegistrations,
-    handoffs: f.leakedHandoffs,
-    live: (await liveRecords(world)).jobs,
-  };
-}
-const NOTHING_LEFT = { instances: 0, registrations: 0, handoffs: 0, live: [] };
+const nothingLeft = () => leftovers(world);
 
 test('a warning before the job started: a replacement away from the pool, and the job runs once', async () => {
   nextPlan = 'before-start';
