@@ -3,7 +3,7 @@
  * `--json` a last line holding one JSON object. No figure here is asserted anywhere: these machines
  * are shared and noisy, so read medians and ratios, not single runs.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -275,8 +275,23 @@ async function main() {
   const json = process.argv.includes('--json');
   const only = arg('only');
   if (only === 'lifecycle') {
-    captureOutput();
-    const day = await lifecycleDay(Number(arg('lifecycle-jobs') ?? 2000), Number(arg('seed') ?? 7));
+    const captured = captureOutput();
+    // --trace-lost FILE writes what exists about each lost job, with the Lambda log lines naming it.
+    const traceFile = arg('trace-lost');
+    const day = await lifecycleDay(
+      Number(arg('lifecycle-jobs') ?? 2000),
+      Number(arg('seed') ?? 7),
+      traceFile
+        ? (postMortems) => {
+            const lines = captured.text().split('\n');
+            const traced = postMortems.map((p) => ({
+              ...p,
+              lambdaLog: lines.filter((l) => l.includes(String(p.jobId))),
+            }));
+            writeFileSync(traceFile, JSON.stringify(traced, null, 2));
+          }
+        : undefined,
+    );
     err(`${lifecycleInterruptionsLine(day)}\n`);
     out(`${JSON.stringify({ lifecycle: day })}\n`);
     return;

@@ -40,6 +40,8 @@ function killAtRandom(random: () => number, share: number, calls = 7): Intercept
 export async function lifecycleDay(
   jobs = 2000,
   seed = 7,
+  /** Given, gets each lost job's post-mortem (what exists about it) before the world stops. */
+  onLost?: (postMortems: Record<string, unknown>[]) => void,
 ): Promise<WorldRunFigures & { virtualHours: number }> {
   const world = await World.create({
     seed,
@@ -95,6 +97,7 @@ export async function lifecycleDay(
     await world.runToQuiescence(6 * HOUR);
     world.cloud.github.setHangRate('all', 0, seed);
     const figures = await world.figures();
+    if (onLost) onLost(await Promise.all(world.lostJobIds().map((id) => world.postMortem(id))));
     return { ...figures, virtualHours: Math.round((world.now() - start) / HOUR) };
   } finally {
     await world.stop();

@@ -20,3 +20,14 @@ test('one job: launched, booted, run, gone; nothing left', async () => {
     leakedHandoffs: 0,
   });
 });
+
+test('a job no runner fits is counted lost, and its post-mortem shows what exists about it', async () => {
+  // No configuration has a gpu label: the webhook launches nothing and GitHub keeps it queued.
+  const id = world.queueJob({ labels: ['self-hosted', 'gpu'], durationMs: 60_000 });
+  await world.runToQuiescence(30 * 60_000);
+  expect(world.lostJobIds()).toEqual([id]);
+  const pm = await world.postMortem(id);
+  expect(pm).toMatchObject({ jobId: id, github: { id, status: 'queued' }, instances: [] });
+  expect(pm.log).toEqual(expect.arrayContaining([expect.stringContaining(`delivery queued ${id}`)]));
+  expect(world.cloud.github.cancelJob(id)).toBe(true);
+});

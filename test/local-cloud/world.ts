@@ -663,6 +663,41 @@ export class World {
     };
   }
 
+  /** The jobs counted lost: never taken by a runner, and not cancelled by the simulation. */
+  lostJobIds(): number[] {
+    return [...this.jobs]
+      .filter(([id, sim]) => sim.startedAt === undefined && !this.cancelledByDesign.has(id))
+      .map(([id]) => id);
+  }
+
+  /**
+   * What exists about one job, for finding why it was lost: the simulation's view, GitHub's job and
+   * run, the state table's items of the job, the instances launched for it, and the world's notes.
+   */
+  async postMortem(jobId: number): Promise<Record<string, unknown>> {
+    const { github, ec2, dynamo, tableName } = this.cloud;
+    const gh = github.job(jobId);
+    const items = await dynamo.client.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'contains(pk, :id)',
+        ExpressionAttributeValues: { ':id': { S: `#${jobId}#` } },
+      }),
+    );
+    return {
+      jobId,
+      sim: this.jobs.get(jobId),
+      github: gh,
+      run: gh && github.run(gh.runId),
+      items: items.Items,
+      instances: ec2
+        .instances()
+        .filter((i) => (i.tags['ephemeral-runners:job-key'] ?? '').includes(`#${jobId}#`))
+        .map((i) => ({ id: i.instanceId, state: i.state, tags: i.tags })),
+      log: this.log.filter((l) => l.includes(String(jobId))),
+    };
+  }
+
   private interruptionFigures() {
     const { github } = this.cloud;
     const reruns = new Map<number, number>();
