@@ -291,6 +291,7 @@ async function main() {
             writeFileSync(traceFile, JSON.stringify(traced, null, 2));
           }
         : undefined,
+      Number(arg('fault-scale') ?? 1),
     );
     err(`${lifecycleInterruptionsLine(day)}\n`);
     out(`${JSON.stringify({ lifecycle: day })}\n`);

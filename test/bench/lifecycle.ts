@@ -42,7 +42,10 @@ export async function lifecycleDay(
   seed = 7,
   /** Given, gets each lost job's post-mortem (what exists about it) before the world stops. */
   onLost?: (postMortems: Record<string, unknown>[]) => void,
+  /** Multiplies every fault share (a stress run to make rare paths common); the README's day is 1. */
+  faultScale = 1,
 ): Promise<WorldRunFigures & { virtualHours: number }> {
+  const k = faultScale;
   const world = await World.create({
     seed,
     cloud: {
@@ -57,23 +60,23 @@ export async function lifecycleDay(
     // 5% of spot instances interrupted: half before their runner took a job, half while it runs one.
     interruptSpot: (random) => {
       const r = random();
-      return r < 0.025 ? 'before-start' : r < 0.05 ? 'during' : undefined;
+      return r < 0.025 * k ? 'before-start' : r < 0.05 * k ? 'during' : undefined;
     },
     bootOutcome: (_id, random) => {
       const r = random();
-      return r < 0.015 ? 'dies' : r < 0.03 ? 'hangs' : 'ok';
+      return r < 0.015 * k ? 'dies' : r < 0.03 * k ? 'hangs' : 'ok';
     },
-    killWebhook: (_d, random) => killAtRandom(random, 0.05),
-    killRetry: (random) => killAtRandom(random, 0.02),
+    killWebhook: (_d, random) => killAtRandom(random, 0.05 * k),
+    killRetry: (random) => killAtRandom(random, 0.02 * k),
     // EventBridge delivers EC2 events at best effort: 3% lost. 5% of interruption Lambda runs stopped.
-    dropEc2Event: (_e, random) => random() < 0.03,
-    killInterrupt: (random) => killAtRandom(random, 0.05),
+    dropEc2Event: (_e, random) => random() < 0.03 * k,
+    killInterrupt: (random) => killAtRandom(random, 0.05 * k),
     // 5% of scheduled reconciler runs stopped at one of their first 40 calls (a run makes more).
-    killReconciler: (random) => killAtRandom(random, 0.05, 40),
+    killReconciler: (random) => killAtRandom(random, 0.05 * k, 40),
     landLateAfterMs: (random) => 10_000 + Math.floor(random() * 4 * MIN),
   });
   try {
-    world.cloud.github.setHangRate('all', 0.01, seed);
+    world.cloud.github.setHangRate('all', 0.01 * k, seed);
     const random = world.random;
     const start = world.now();
     // Most jobs in working hours (08:00–18:00), the rest spread over the day.
