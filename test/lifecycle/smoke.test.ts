@@ -1,3 +1,4 @@
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { World } from '../local-cloud/world';
 
 let world: World;
@@ -30,4 +31,18 @@ test('a job no runner fits is counted lost, and its post-mortem shows what exist
   expect(pm).toMatchObject({ jobId: id, github: { id, status: 'queued' }, instances: [] });
   expect(pm.log).toEqual(expect.arrayContaining([expect.stringContaining(`delivery queued ${id}`)]));
   expect(world.cloud.github.cancelJob(id)).toBe(true);
+});
+
+test('figures count JIT configs left behind over every page of the table (a Scan page stops at 1 MB)', async () => {
+  const { client } = world.cloud.dynamo;
+  const TableName = world.cloud.tableName;
+  const big = 'x'.repeat(350_000); // a page holds three of these at most
+  const keys = [1, 2, 3, 4, 5, 6].map((n) => `arn:aws:ec2:us-east-1:123456789012:instance/i-leak${n}`);
+  for (const pk of keys)
+    await client.send(new PutItemCommand({ TableName, Item: { pk: { S: pk }, jitConfig: { S: big } } }));
+  try {
+    expect((await world.figures()).leakedHandoffs).toBe(6);
+  } finally {
+    for (const pk of keys) await client.send(new DeleteItemCommand({ TableName, Key: { pk: { S: pk } } }));
+  }
 });

@@ -6,7 +6,7 @@
  * Lambdas. Time jumps from event to event; between jumps everything runs for real on loopback.
  * Used by the crash-table tests and by `npm run bench` (the lifecycle day).
  */
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ContainerPool } from './containers';
 import { isStateChangeEvent, type Ec2Event } from './ec2-events';
 import type { Interceptor, KilledCall } from './gate';
@@ -640,19 +640,15 @@ export class World {
     const { github, ec2 } = this.cloud;
     const counted = jobFigures(this.jobs, this.cancelledByDesign);
     const idleMs = this.instances.idleMs(this.now());
-    const handoffs = await this.cloud.dynamo.client.send(
-      new ScanCommand({
-        TableName: this.cloud.tableName,
-        // JIT configs left behind; a voided slot (a tombstone without one) expires by TTL.
-        FilterExpression: 'begins_with(pk, :arn) AND attribute_exists(jitConfig)',
-        ExpressionAttributeValues: { ':arn': { S: 'arn:' } },
-      }),
-    );
+    // JIT configs left behind; a voided slot (a tombstone without one) expires by TTL.
+    const handoffs = await this.scanAll('begins_with(pk, :arn) AND attribute_exists(jitConfig)', {
+      ':arn': { S: 'arn:' },
+    });
     return {
       ...counted,
       leakedInstances: ec2.summaries().filter((i) => i.state === 'pending' || i.state === 'running').length,
       leakedRegistrations: github.runners().length,
-      leakedHandoffs: handoffs.Count ?? 0,
+      leakedHandoffs: handoffs.length,
       instances: this.instances.count,
       idleInstanceMinutesPerJob: Math.round((idleMs / 60_000 / Math.max(1, this.jobs.size)) * 100) / 100,
       ...this.counts,
@@ -661,6 +657,28 @@ export class World {
       ...this.interruptionFigures(),
       launchedAfterCompletionLandedLate: this.launchesAfterCompletionLandedLate,
     };
+  }
+
+  /** Every item of the state table matching `filter`, over all pages (a Scan page stops at 1 MB). */
+  private async scanAll(
+    filter: string,
+    values: Record<string, AttributeValue>,
+  ): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.cloud.dynamo.client.send(
+        new ScanCommand({
+          TableName: this.cloud.tableName,
+          FilterExpression: filter,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 
   /** The jobs counted lost: never taken by a runner, and not cancelled by the simulation. */
@@ -675,21 +693,15 @@ export class World {
    * run, the state table's items of the job, the instances launched for it, and the world's notes.
    */
   async postMortem(jobId: number): Promise<Record<string, unknown>> {
-    const { github, ec2, dynamo, tableName } = this.cloud;
+    const { github, ec2 } = this.cloud;
     const gh = github.job(jobId);
-    const items = await dynamo.client.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: 'contains(pk, :id)',
-        ExpressionAttributeValues: { ':id': { S: `#${jobId}#` } },
-      }),
-    );
+    const items = await this.scanAll('contains(pk, :id)', { ':id': { S: `#${jobId}#` } });
     return {
       jobId,
       sim: this.jobs.get(jobId),
       github: gh,
       run: gh && github.run(gh.runId),
-      items: items.Items,
+      items,
       instances: ec2
         .instances()
         .filter((i) => (i.tags['ephemeral-runners:job-key'] ?? '').includes(`#${jobId}#`))
