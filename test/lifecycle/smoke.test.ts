@@ -20,6 +20,10 @@ test('one job: launched, booted, run, gone; nothing left', async () => {
     leakedRegistrations: 0,
     leakedHandoffs: 0,
   });
+  // Its post-mortem finds its instance (terminated) and its record.
+  const pm = await world.postMortem(id);
+  expect(pm.instances).toEqual([expect.objectContaining({ state: 'terminated' })]);
+  expect((pm.items as unknown[]).length).toBeGreaterThan(0);
 });
 
 test('a job no runner fits is counted lost, and its post-mortem shows what exists about it', async () => {

@@ -704,7 +704,8 @@ export class World {
       items,
       instances: ec2
         .instances()
-        .filter((i) => (i.tags['ephemeral-runners:job-key'] ?? '').includes(`#${jobId}#`))
+        // The job-key tag is `host/jobId/runAttempt`.
+        .filter((i) => (i.tags['ephemeral-runners:job-key'] ?? '').includes(`/${jobId}/`))
         .map((i) => ({ id: i.instanceId, state: i.state, tags: i.tags })),
       log: this.log.filter((l) => l.includes(String(jobId))),
     };
