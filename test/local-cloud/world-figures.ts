@@ -29,6 +29,11 @@ export interface SimJobLife {
   starts: number;
 }
 
+/** A job is lost when no runner ever took it and nobody cancelled it. */
+export function isLost(id: number, sim: SimJobLife, cancelled: ReadonlySet<number>): boolean {
+  return sim.startedAt === undefined && !cancelled.has(id);
+}
+
 /** Ran, lost, run twice, cancelled, and the queue-time quantiles (virtual seconds). */
 export function jobFigures(jobs: ReadonlyMap<number, SimJobLife>, cancelled: ReadonlySet<number>) {
   let ran = 0;
@@ -40,7 +45,7 @@ export function jobFigures(jobs: ReadonlyMap<number, SimJobLife>, cancelled: Rea
     if (sim.startedAt !== undefined) {
       ran++;
       queueSeconds.push((sim.startedAt - sim.queuedAt) / 1000);
-    } else if (!cancelled.has(id)) lost++; // never ran, and nobody cancelled it
+    } else if (isLost(id, sim, cancelled)) lost++;
   }
   queueSeconds.sort((a, b) => a - b);
   const q = (p: number) =>

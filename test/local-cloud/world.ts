@@ -14,7 +14,9 @@ import type { OutboxDelivery } from './github-emulator/api-types';
 import { apiGatewayEvent, LocalCloud, LocalCloudOptions, startLocalCloud } from './local-cloud';
 import { SimInstances } from './sim-instances';
 import { seededRandom } from './emulator-server';
-import { jobFigures, WorldFigures } from './world-figures';
+import { isLost, jobFigures, WorldFigures } from './world-figures';
+import { parseFormattedJobKey } from '../../lambda/core/job-key';
+import { INSTANCE_TAGS } from '../../lambda/core/state-schema';
 
 export type { WorldFigures } from './world-figures';
 import { VirtualClock } from './virtual-clock';
@@ -683,9 +685,7 @@ export class World {
 
   /** The jobs counted lost: never taken by a runner, and not cancelled by the simulation. */
   lostJobIds(): number[] {
-    return [...this.jobs]
-      .filter(([id, sim]) => sim.startedAt === undefined && !this.cancelledByDesign.has(id))
-      .map(([id]) => id);
+    return [...this.jobs].filter(([id, sim]) => isLost(id, sim, this.cancelledByDesign)).map(([id]) => id);
   }
 
   /**
@@ -704,8 +704,7 @@ export class World {
       items,
       instances: ec2
         .instances()
-        // The job-key tag is `host/jobId/runAttempt`.
-        .filter((i) => (i.tags['ephemeral-runners:job-key'] ?? '').includes(`/${jobId}/`))
+        .filter((i) => parseFormattedJobKey(i.tags[INSTANCE_TAGS.jobKey] ?? '')?.jobId === jobId)
         .map((i) => ({ id: i.instanceId, state: i.state, tags: i.tags })),
       log: this.log.filter((l) => l.includes(String(jobId))),
     };
